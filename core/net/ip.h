@@ -6,10 +6,12 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace p2p {
 
@@ -38,8 +40,9 @@ class IpAddress {
 
   bool IsUnspecified() const;  // 0.0.0.0 or ::
   bool IsLoopback() const;     // 127.0.0.0/8, ::1
-  // LAN as go-ethereum's netutil.IsLAN: loopback, RFC 1918 (10/8,
-  // 172.16/12, 192.168/16), fc00::/7, link-local (169.254/16, fe80::/10).
+  // LAN exactly as go-ethereum's netutil.IsLAN: loopback, 0.0.0.0/8,
+  // RFC 1918 (10/8, 172.16/12, 192.168/16), fc00::/7, fe80::/10. Like geth,
+  // IPv4 link-local 169.254/16 is not LAN.
   bool IsLan() const;
 
   // "1.2.3.4" for IPv4, RFC 5952 form for IPv6 ("::1", "2001:db8::1").
@@ -80,10 +83,12 @@ struct Endpoint {
   }
 };
 
-// A CIDR block ("10.0.0.0/8", "fd00::/8").
+// A CIDR block ("10.0.0.0/8", "fd00::/8"). An IPv4 block (base.is_v4())
+// contains only IPv4 addresses and an IPv6 block only non-IPv4 ones, as in
+// Go's net.IPNet.
 struct IpNet {
   IpAddress base;   // Masked to the prefix.
-  int prefix_bits;  // 0..32 for IPv4, 0..128 for IPv6.
+  int prefix_bits = 0;  // 0..32 for IPv4, 0..128 for IPv6.
 
   static absl::StatusOr<IpNet> Parse(absl::string_view text);
   bool Contains(const IpAddress& ip) const;
