@@ -1,0 +1,34 @@
+#include "absl/strings/str_cat.h"
+#include "core/dial/dial_policy.h"
+
+namespace p2p {
+
+absl::string_view DialGenerationName(DialGeneration g) {
+  switch (g) {
+    case DialGeneration::kCurrent: return "current";
+    case DialGeneration::kLegacy: return "legacy";
+  }
+  return "?";
+}
+
+absl::StatusOr<DialGeneration> ParseDialGeneration(absl::string_view name) {
+  if (name == "current") return DialGeneration::kCurrent;
+  if (name == "legacy") return DialGeneration::kLegacy;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown dial policy \"", name, "\" (want \"current\" or \"legacy\")"));
+}
+
+absl::string_view DialEventKindName(DialEvent::Kind kind) {
+  switch (kind) {
+    case DialEvent::Kind::kDialStart: return "dial-start";
+    case DialEvent::Kind::kDialDone: return "dial-done";
+    case DialEvent::Kind::kDiscard: return "discard";
+    case DialEvent::Kind::kResolve: return "resolve";
+    case DialEvent::Kind::kDnsLookup: return "dns-lookup";
+    case DialEvent::Kind::kLookup: return "lookup";
+    case DialEvent::Kind::kTaskTimeout: return "task-timeout";
+  }
+  return "?";
+}
+
+}  // namespace p2p
