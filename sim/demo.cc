@@ -4,9 +4,9 @@
 // setup is modelled, not real: a dial takes one round trip plus a handshake
 // delay and succeeds when the target is online and has inbound room. Nodes
 // learn candidates from an oracle (a cycle over every other node in a
-// node-specific random order). Prints peer-count percentiles over virtual
-// time and a trace hash over every dial event; the same seed always prints
-// the same hash.
+// node-specific random order, one node per 50 ms). Every node drops a random peer every
+// 60..120 s. Prints peer-count percentiles over virtual time and a trace
+// hash over every dial event; the same seed always prints the same hash.
 //
 // usage: demo [--nodes N] [--seed S] [--minutes M] [--policy current]
 #include <algorithm>
@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,26 @@ class TraceHasher : public DialObserver {
   int64_t events_ = 0;
 };
 
+// Hands out the nodes of another iterator no faster than one per `gap`, as
+// a discovery lookup would; without it a source that never blocks would let
+// the dialer spin through candidates at one virtual instant.
+class PacedIterator : public NodeIterator {
+ public:
+  PacedIterator(EventLoop* loop, std::unique_ptr<NodeIterator> source, absl::Duration gap)
+      : loop_(loop), source_(std::move(source)), gap_(gap) {}
+  void Next(NextCallback cb) override {
+    source_->Next([this, cb = std::move(cb)](std::optional<Node> n) mutable {
+      loop_->RunAfter(gap_, [cb = std::move(cb), n = std::move(n)]() mutable { cb(std::move(n)); });
+    });
+  }
+  void Close() override { source_->Close(); }
+
+ private:
+  EventLoop* loop_;
+  std::unique_ptr<NodeIterator> source_;
+  absl::Duration gap_;
+};
+
 struct DemoNode : public NodeDialer {
   std::unique_ptr<SimLoop> loop;
   Node self;
@@ -70,6 +91,30 @@ struct DemoNode : public NodeDialer {
 
   bool HasPeer(int other) const { return std::find(peers.begin(), peers.end(), other) != peers.end(); }
 
+  // Drops one random peer every 60..120 s (geth drops a random peer
+  // periodically so the peer set does not freeze).
+  void ScheduleDrop() {
+    loop->RunAfter(absl::Seconds(60 + rng.Intn(61)), [this] {
+      if (!peers.empty()) {
+        int victim = peers[rng.Uniform(peers.size())];
+        DemoNode* v = (*all)[victim];
+        Disconnect(v);
+      }
+      ScheduleDrop();
+    });
+  }
+  void Disconnect(DemoNode* v) {
+    peers.erase(std::find(peers.begin(), peers.end(), v->index));
+    v->peers.erase(std::find(v->peers.begin(), v->peers.end(), index));
+    bool we_dialed = outbound_to.erase(v->index) > 0;
+    bool they_dialed = v->outbound_to.erase(index) > 0;
+    (we_dialed ? outbound : inbound)--;
+    (they_dialed ? v->outbound : v->inbound)--;
+    dialer->PeerRemoved(v->self.id, we_dialed ? kDynDialedConn : kInboundConn);
+    v->dialer->PeerRemoved(self.id, they_dialed ? kDynDialedConn : kInboundConn);
+  }
+  std::set<int> outbound_to;
+
   // Modelled connection setup: 1 RTT + handshake, 20..200 ms one way.
   void Dial(const Node& dest, ConnFlags flags, DoneCallback done) override {
     int target = static_cast<int>(dest.ip.v4() & 0xffff);
@@ -78,12 +123,14 @@ struct DemoNode : public NodeDialer {
       DemoNode* t = (*all)[target];
       int max_inbound = kMaxPeers - std::max(1, kMaxPeers / kDialRatio);
       if (t->inbound >= max_inbound || HasPeer(target) ||
-          static_cast<int>(peers.size()) >= kMaxPeers) {
+          static_cast<int>(peers.size()) >= kMaxPeers ||
+          static_cast<int>(t->peers.size()) >= kMaxPeers) {
         done(DialResult{absl::ResourceExhaustedError("too many peers"), false});
         return;
       }
       peers.push_back(target);
       t->peers.push_back(index);
+      outbound_to.insert(target);
       outbound++;
       t->inbound++;
       dialer->PeerAdded(t->self.id, flags);
@@ -153,7 +200,8 @@ int Main(int argc, char** argv) {
       if (o != n) others.push_back(o->self);
     }
     for (size_t k = others.size(); k > 1; --k) std::swap(others[k - 1], others[n->rng.Uniform(k)]);
-    n->oracle = NewCycleIterator(n->loop.get(), std::move(others));
+    n->oracle = std::make_unique<PacedIterator>(
+        n->loop.get(), NewCycleIterator(n->loop.get(), std::move(others)), absl::Milliseconds(50));
     DialConfig config;
     config.self = n->self.id;
     config.max_dial_peers = std::max(1, kMaxPeers / kDialRatio);
@@ -166,7 +214,10 @@ int Main(int argc, char** argv) {
     n->dialer = *DialScheduler::Create(config, std::move(deps));
     // Nodes join over the first 30 seconds.
     DemoNode* np = n;
-    n->loop->RunAfter(absl::Milliseconds(n->rng.Intn(30000)), [np] { np->dialer->Start(); });
+    n->loop->RunAfter(absl::Milliseconds(n->rng.Intn(30000)), [np] {
+      np->dialer->Start();
+      np->ScheduleDrop();
+    });
   }
   std::printf("%8s %6s %6s %6s %10s\n", "t", "p5", "p50", "p95", "events");
   for (int m = 1; m <= minutes; ++m) {
