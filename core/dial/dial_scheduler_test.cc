@@ -31,26 +31,9 @@ using testing::FakeNodeDialer;
 using testing::FakeResolver;
 using testing::QueueIterator;
 
-// go-ethereum's uintID: the number in the first two bytes of the ID.
-NodeId UintId(uint16_t i) {
-  std::array<uint8_t, 32> b{};
-  b[0] = static_cast<uint8_t>(i >> 8);
-  b[1] = static_cast<uint8_t>(i);
-  return NodeId(b);
-}
+using testing::UintId;
 
-// go-ethereum's newNode(id, addr): addr "" means no IP (a node to resolve).
-Node N(uint16_t i, const std::string& addr = "") {
-  Node n;
-  n.id = UintId(i);
-  if (!addr.empty()) {
-    Endpoint ep = *Endpoint::Parse(addr);
-    n.ip = ep.ip;
-    n.tcp = ep.port;
-    n.udp = ep.port;
-  }
-  return n;
-}
+Node N(uint16_t i, const std::string& addr = "") { return testing::TestNode(i, addr); }
 
 std::string Str(const Node& n) {
   return absl::StrCat(n.id.TerminalString(), n.has_ip() ? "@" + n.TcpEndpoint().ToString() : "");

@@ -19,6 +19,27 @@
 
 namespace p2p::testing {
 
+// go-ethereum's uintID: the number in the first two bytes of the ID.
+inline NodeId UintId(uint16_t i) {
+  std::array<uint8_t, 32> b{};
+  b[0] = static_cast<uint8_t>(i >> 8);
+  b[1] = static_cast<uint8_t>(i);
+  return NodeId(b);
+}
+
+// go-ethereum's newNode(id, addr): addr "" means no IP (a node to resolve).
+inline Node TestNode(uint16_t i, const std::string& addr = "") {
+  Node n;
+  n.id = UintId(i);
+  if (!addr.empty()) {
+    Endpoint ep = *Endpoint::Parse(addr);
+    n.ip = ep.ip;
+    n.tcp = ep.port;
+    n.udp = ep.port;
+  }
+  return n;
+}
+
 // Records dials; the test completes them with Succeed/Fail.
 class FakeNodeDialer : public NodeDialer {
  public:

@@ -34,26 +34,9 @@ using testing::FakeDiscoveryTable;
 using testing::FakeNodeDialer;
 using testing::FakeResolver;
 
-// go-ethereum's uintID, in the first two bytes of the ID.
-NodeId UintId(uint16_t i) {
-  std::array<uint8_t, 32> b{};
-  b[0] = static_cast<uint8_t>(i >> 8);
-  b[1] = static_cast<uint8_t>(i);
-  return NodeId(b);
-}
+using testing::UintId;
 
-// go-ethereum's newNode(id, ip): "" means no IP (incomplete).
-Node N(uint16_t i, const std::string& addr = "") {
-  Node n;
-  n.id = UintId(i);
-  if (!addr.empty()) {
-    Endpoint ep = *Endpoint::Parse(addr);
-    n.ip = ep.ip;
-    n.tcp = ep.port;
-    n.udp = ep.port;
-  }
-  return n;
-}
+Node N(uint16_t i, const std::string& addr = "") { return testing::TestNode(i, addr); }
 
 std::string Addr(int i) { return absl::StrCat("127.0.0.", i, ":30303"); }
 // A node with an address (dialable without resolving).
