@@ -42,15 +42,16 @@ class TimedDialer : public NodeDialer {
   void Dial(const Node& dest, ConnFlags flags, DoneCallback done) override {
     bool ok = (++n_ % 50) == 0;
     NodeId id = dest.id;
-    loop_->RunAfter(absl::Milliseconds(50), [this, ok, id, flags, done = std::move(done)]() mutable {
-      if (ok) {
-        sched->PeerAdded(id, flags);
-        loop_->RunAfter(absl::Seconds(1), [this, id, flags] { sched->PeerRemoved(id, flags); });
-        done(DialResult{absl::OkStatus(), false});
-      } else {
-        done(DialResult{absl::UnavailableError("connection refused"), true});
-      }
-    });
+    loop_->RunAfter(
+        absl::Milliseconds(50), [this, ok, id, flags, done = std::move(done)]() mutable {
+          if (ok) {
+            sched->PeerAdded(id, flags);
+            loop_->RunAfter(absl::Seconds(1), [this, id, flags] { sched->PeerRemoved(id, flags); });
+            done(DialResult{absl::OkStatus(), false});
+          } else {
+            done(DialResult{absl::UnavailableError("connection refused"), true});
+          }
+        });
   }
 
  private:

@@ -18,12 +18,8 @@ namespace p2p {
 using MonoTime = absl::Time;
 
 // Nanoseconds since the loop's origin; the mclock AbsTime of go-ethereum.
-inline int64_t ToNanos(MonoTime t) {
-  return absl::ToInt64Nanoseconds(t - absl::UnixEpoch());
-}
-inline MonoTime FromNanos(int64_t ns) {
-  return absl::UnixEpoch() + absl::Nanoseconds(ns);
-}
+inline int64_t ToNanos(MonoTime t) { return absl::ToInt64Nanoseconds(t - absl::UnixEpoch()); }
+inline MonoTime FromNanos(int64_t ns) { return absl::UnixEpoch() + absl::Nanoseconds(ns); }
 
 // Identifies a scheduled timer. Zero is never a valid id.
 using TimerId = uint64_t;

@@ -31,15 +31,13 @@ absl::StatusOr<std::vector<uint8_t>> HexDecode(absl::string_view hex) {
     hex.remove_prefix(2);
   }
   if (hex.size() % 2 != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("hex string has odd length ", hex.size()));
+    return absl::InvalidArgumentError(absl::StrCat("hex string has odd length ", hex.size()));
   }
   std::vector<uint8_t> out(hex.size() / 2);
   for (size_t i = 0; i < hex.size(); ++i) {
     int v = HexValue(hex[i]);
     if (v < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("invalid hex character at offset ", i));
+      return absl::InvalidArgumentError(absl::StrCat("invalid hex character at offset ", i));
     }
     out[i / 2] = static_cast<uint8_t>(i % 2 == 0 ? v << 4 : out[i / 2] | v);
   }

@@ -89,7 +89,9 @@ struct DemoNode : public NodeDialer {
   std::vector<int> peers;  // Indexes of connected nodes.
   int index = 0;
 
-  bool HasPeer(int other) const { return std::find(peers.begin(), peers.end(), other) != peers.end(); }
+  bool HasPeer(int other) const {
+    return std::find(peers.begin(), peers.end(), other) != peers.end();
+  }
 
   // Drops one random peer every 60..120 s (geth drops a random peer
   // periodically so the peer set does not freeze).
@@ -159,9 +161,12 @@ int Main(int argc, char** argv) {
       return argv[++i];
     };
     bool ok = true;
-    if (a == "--nodes") ok = absl::SimpleAtoi(value("--nodes"), &nodes) && nodes >= 2 && nodes <= 60000;
-    else if (a == "--seed") ok = absl::SimpleAtoi(value("--seed"), &seed);
-    else if (a == "--minutes") ok = absl::SimpleAtoi(value("--minutes"), &minutes) && minutes > 0;
+    if (a == "--nodes")
+      ok = absl::SimpleAtoi(value("--nodes"), &nodes) && nodes >= 2 && nodes <= 60000;
+    else if (a == "--seed")
+      ok = absl::SimpleAtoi(value("--seed"), &seed);
+    else if (a == "--minutes")
+      ok = absl::SimpleAtoi(value("--minutes"), &minutes) && minutes > 0;
     else {
       std::fprintf(stderr, "demo: unknown flag %s (want --nodes, --seed, --minutes)\n", a.c_str());
       return 2;
@@ -171,9 +176,10 @@ int Main(int argc, char** argv) {
       return 2;
     }
   }
-  std::printf("demo: the full simulator is not built yet; this runs %d nodes with the real\n"
-              "DialScheduler and a modelled connection setup for %d virtual minutes (seed %llu).\n",
-              nodes, minutes, static_cast<unsigned long long>(seed));
+  std::printf(
+      "demo: the full simulator is not built yet; this runs %d nodes with the real\n"
+      "DialScheduler and a modelled connection setup for %d virtual minutes (seed %llu).\n",
+      nodes, minutes, static_cast<unsigned long long>(seed));
 
   EventQueue q;
   TraceHasher trace(&q);

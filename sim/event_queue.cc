@@ -117,9 +117,7 @@ bool EventQueue::SkipDead() {
   return false;
 }
 
-int64_t EventQueue::NextEventTime() {
-  return SkipDead() ? heap_[0].time_ns : -1;
-}
+int64_t EventQueue::NextEventTime() { return SkipDead() ? heap_[0].time_ns : -1; }
 
 bool EventQueue::RunNext() {
   if (!SkipDead()) return false;

@@ -85,9 +85,7 @@ class EventQueue {
   void PopTop();
   // Drops dead entries from the top of the heap; true if a live one is left.
   bool SkipDead();
-  bool IsLive(const Slot& s) const {
-    return s.live && owner_epoch_[s.owner] == s.owner_epoch;
-  }
+  bool IsLive(const Slot& s) const { return s.live && owner_epoch_[s.owner] == s.owner_epoch; }
 
   int64_t now_ns_ = 0;
   uint64_t next_seq_ = 0;

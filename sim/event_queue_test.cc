@@ -88,12 +88,16 @@ TEST(EventQueueTest, KillOwnerDropsOnlyThatOwnersEvents) {
   EventQueue q;
   EventQueue::OwnerId n1 = q.NewOwner(), n2 = q.NewOwner();
   std::string order;
-  q.Schedule(1, [&] { order += "1"; }, n1);
-  TimerId t = q.Schedule(2, [&] { order += "2"; }, n2);
-  q.Schedule(3, [&] { order += "3"; }, n1);
+  q.Schedule(
+      1, [&] { order += "1"; }, n1);
+  TimerId t = q.Schedule(
+      2, [&] { order += "2"; }, n2);
+  q.Schedule(
+      3, [&] { order += "3"; }, n1);
   q.KillOwner(n1);
   EXPECT_EQ(q.pending(), 1u);
-  EXPECT_TRUE(q.Cancel(q.Schedule(4, [] {}, n1)));  // New events are live.
+  EXPECT_TRUE(q.Cancel(q.Schedule(
+      4, [] {}, n1)));  // New events are live.
   q.RunUntilIdle();
   EXPECT_EQ(order, "2");
   EXPECT_FALSE(q.Cancel(t));

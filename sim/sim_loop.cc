@@ -8,9 +8,7 @@ SimLoop::SimLoop(EventQueue* queue) : queue_(queue), owner_(queue->NewOwner()) {
 
 SimLoop::~SimLoop() { queue_->KillOwner(owner_); }
 
-void SimLoop::Post(Callback fn) {
-  queue_->Schedule(queue_->now_ns(), std::move(fn), owner_);
-}
+void SimLoop::Post(Callback fn) { queue_->Schedule(queue_->now_ns(), std::move(fn), owner_); }
 
 TimerId SimLoop::RunAfter(absl::Duration delay, Callback fn) {
   int64_t d = absl::ToInt64Nanoseconds(delay);

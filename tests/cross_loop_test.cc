@@ -88,9 +88,8 @@ class Machine {
 };
 
 const std::vector<std::string> kExpected = {
-    "start",       "posted-1", "posted-2", "send-1",   "retry-timer", "send-2",
-    "retry-timer", "send-3",   "response", "retry-timer", "tie-a",    "tie-b",
-    "watchdog",
+    "start",  "posted-1", "posted-2",    "send-1", "retry-timer", "send-2",   "retry-timer",
+    "send-3", "response", "retry-timer", "tie-a",  "tie-b",       "watchdog",
 };
 
 TEST(CrossLoopTest, SimulatedLoop) {

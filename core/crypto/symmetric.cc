@@ -33,13 +33,14 @@ AesCtr::AesCtr(AesCtr&&) noexcept = default;
 AesCtr& AesCtr::operator=(AesCtr&&) noexcept = default;
 AesCtr::~AesCtr() = default;
 
-absl::StatusOr<AesCtr> AesCtr::Create(absl::Span<const uint8_t> key,
-                                      absl::Span<const uint8_t> iv) {
+absl::StatusOr<AesCtr> AesCtr::Create(absl::Span<const uint8_t> key, absl::Span<const uint8_t> iv) {
   if (key.size() != 16 && key.size() != 32) {
-    return absl::InvalidArgumentError(absl::StrCat("AES-CTR: key must be 16 or 32 bytes, got ", key.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("AES-CTR: key must be 16 or 32 bytes, got ", key.size()));
   }
   if (iv.size() != 16) {
-    return absl::InvalidArgumentError(absl::StrCat("AES-CTR: IV must be 16 bytes, got ", iv.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("AES-CTR: IV must be 16 bytes, got ", iv.size()));
   }
   auto s = std::make_unique<State>();
   s->ctx = EVP_CIPHER_CTX_new();
@@ -57,7 +58,8 @@ void AesCtr::Apply(absl::Span<const uint8_t> in, absl::Span<uint8_t> out) {
   while (done < in.size()) {
     int n = static_cast<int>(std::min<size_t>(in.size() - done, 1 << 30));
     int outl = 0;
-    if (EVP_EncryptUpdate(s_->ctx, out.data() + done, &outl, in.data() + done, n) != 1 || outl != n) {
+    if (EVP_EncryptUpdate(s_->ctx, out.data() + done, &outl, in.data() + done, n) != 1 ||
+        outl != n) {
       ABSL_RAW_LOG(FATAL, "AES-CTR: EVP_EncryptUpdate failed");
     }
     done += static_cast<size_t>(n);
@@ -76,7 +78,8 @@ AesBlock::~AesBlock() = default;
 
 absl::StatusOr<AesBlock> AesBlock::Create(absl::Span<const uint8_t> key) {
   if (key.size() != 16 && key.size() != 32) {
-    return absl::InvalidArgumentError(absl::StrCat("AES: key must be 16 or 32 bytes, got ", key.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("AES: key must be 16 or 32 bytes, got ", key.size()));
   }
   auto s = std::make_unique<State>();
   s->ctx = EVP_CIPHER_CTX_new();

@@ -20,8 +20,7 @@ namespace p2p {
 class AesCtr {
  public:
   // key: 16 (AES-128) or 32 (AES-256) bytes; iv: 16 bytes.
-  static absl::StatusOr<AesCtr> Create(absl::Span<const uint8_t> key,
-                                       absl::Span<const uint8_t> iv);
+  static absl::StatusOr<AesCtr> Create(absl::Span<const uint8_t> key, absl::Span<const uint8_t> iv);
   AesCtr(AesCtr&&) noexcept;
   AesCtr& operator=(AesCtr&&) noexcept;
   ~AesCtr();

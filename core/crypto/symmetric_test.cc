@@ -9,7 +9,9 @@
 namespace p2p {
 namespace {
 
-std::vector<uint8_t> Bytes(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
+std::vector<uint8_t> Bytes(const std::string& s) {
+  return std::vector<uint8_t>(s.begin(), s.end());
+}
 
 // NIST SP 800-38A F.5.1 (CTR-AES128.Encrypt), first two blocks.
 TEST(SymmetricTest, AesCtr128Nist) {
@@ -40,7 +42,8 @@ TEST(SymmetricTest, AesCtr256Nist) {
 TEST(SymmetricTest, AesBlockFips197) {
   auto pt = HexOrDie("00112233445566778899aabbccddeeff");
   uint8_t out[16];
-  auto b256 = AesBlock::Create(HexOrDie("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"));
+  auto b256 = AesBlock::Create(
+      HexOrDie("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"));
   ASSERT_TRUE(b256.ok());
   b256->Encrypt(pt.data(), out);
   EXPECT_EQ(HexEncode(out), "8ea2b7ca516745bfeafc49904b496089");

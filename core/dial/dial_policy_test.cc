@@ -10,13 +10,14 @@
 //  - a dial only starts while dialed peers are below maxDialPeers (current;
 //    for v1.8.24 the same holds for dynamic dials, statics are exempt);
 //  - every started dial task ends, hung ones through the watchdog.
+#include "core/dial/dial_policy.h"
+
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "core/dial/dial_policy.h"
 #include "core/dial/dial_testing.h"
 #include "gtest/gtest.h"
 #include "sim/event_queue.h"
@@ -56,9 +57,9 @@ struct World : public DialObserver {
   int max_dial_peers = 0;
   int max_active = 0;
   absl::Duration history;
-  std::map<NodeId, ConnFlags> peers;            // As reported to the policy.
-  std::set<NodeId> hung;                         // Dials we never complete.
-  std::map<NodeId, int64_t> task_start;          // Start of the open task.
+  std::map<NodeId, ConnFlags> peers;     // As reported to the policy.
+  std::set<NodeId> hung;                 // Dials we never complete.
+  std::map<NodeId, int64_t> task_start;  // Start of the open task.
   std::map<NodeId, int64_t> last_task_start;
   std::map<NodeId, int64_t> last_task_end;
   int64_t starts = 0;
@@ -76,8 +77,8 @@ struct World : public DialObserver {
   }
 
   void OnDialEvent(const DialEvent& e) override {
-    log.push_back(absl::StrCat(q.now_ns(), " ", DialEventKindName(e.kind), " ", e.id.bytes()[0], " ",
-                               ConnFlagsString(e.flags), " ", e.status.ToString()));
+    log.push_back(absl::StrCat(q.now_ns(), " ", DialEventKindName(e.kind), " ", e.id.bytes()[0],
+                               " ", ConnFlagsString(e.flags), " ", e.status.ToString()));
     if (e.kind == DialEvent::Kind::kDialStart) {
       const bool open = task_start.count(e.id) > 0;
       if (open) return;  // A re-dial inside the same task (static resolve).
@@ -90,8 +91,7 @@ struct World : public DialObserver {
       // when it ends.
       auto& hist = gen == DialGeneration::kCurrent ? last_task_start : last_task_end;
       auto last = hist.find(e.id);
-      if (last != hist.end() &&
-          q.now_ns() - last->second <= absl::ToInt64Nanoseconds(history)) {
+      if (last != hist.end() && q.now_ns() - last->second <= absl::ToInt64Nanoseconds(history)) {
         Fail(absl::StrCat("dialed a node in history (last task ", last->second, ")"));
       }
       if (gen == DialGeneration::kCurrent && DialedPeers(false) >= max_dial_peers) {
@@ -162,7 +162,8 @@ void RunWorld(DialGeneration gen, uint64_t seed) {
         if (live.empty()) break;
         NodeId id = live[rng.Uniform(live.size())];
         int outcome = rng.Intn(10);
-        w.log.push_back(absl::StrCat(w.q.now_ns(), " act complete ", id.bytes()[0], " outcome ", outcome));
+        w.log.push_back(
+            absl::StrCat(w.q.now_ns(), " act complete ", id.bytes()[0], " outcome ", outcome));
         if (outcome < 4 && !w.peers.count(id)) {
           ConnFlags flags = w.dialer.pending_flags().at(id);
           w.peers[id] = flags;

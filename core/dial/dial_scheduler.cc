@@ -12,12 +12,8 @@ namespace p2p {
 namespace {
 
 constexpr absl::string_view kDialErrorText[] = {
-    "is self",
-    "node does not provide TCP port",
-    "already dialing",
-    "already connected",
-    "peer has pending inbound connection",
-    "not contained in netrestrict list",
+    "is self",           "node does not provide TCP port",      "already dialing",
+    "already connected", "peer has pending inbound connection", "not contained in netrestrict list",
     "recently dialed",
 };
 
@@ -48,11 +44,14 @@ struct DialScheduler::Task {
   bool is_static() const { return (flags & kStaticDialedConn) != 0; }
 };
 
-absl::StatusOr<std::unique_ptr<DialScheduler>> DialScheduler::Create(
-    DialConfig config, DialDeps deps) {
-  if (deps.loop == nullptr) return absl::InvalidArgumentError("DialScheduler: deps.loop is required");
-  if (deps.dialer == nullptr) return absl::InvalidArgumentError("DialScheduler: deps.dialer is required");
-  if (config.max_dial_peers < 0) return absl::InvalidArgumentError("DialScheduler: max_dial_peers must be >= 0");
+absl::StatusOr<std::unique_ptr<DialScheduler>> DialScheduler::Create(DialConfig config,
+                                                                     DialDeps deps) {
+  if (deps.loop == nullptr)
+    return absl::InvalidArgumentError("DialScheduler: deps.loop is required");
+  if (deps.dialer == nullptr)
+    return absl::InvalidArgumentError("DialScheduler: deps.dialer is required");
+  if (config.max_dial_peers < 0)
+    return absl::InvalidArgumentError("DialScheduler: max_dial_peers must be >= 0");
   if (config.max_active_dials <= 0) {
     return absl::InvalidArgumentError("DialScheduler: max_active_dials must be > 0");
   }
@@ -102,8 +101,7 @@ absl::Status DialScheduler::CheckDial(const Node& n) const {
   if (dialing_.contains(n.id)) return MakeDialError(DialError::kAlreadyDialing);
   if (peers_.contains(n.id)) return MakeDialError(DialError::kAlreadyConnected);
   if (pending_inbound_.contains(n.id)) return MakeDialError(DialError::kPendingInbound);
-  if (config_.net_restrict.has_value() &&
-      !(n.has_ip() && config_.net_restrict->Contains(n.ip))) {
+  if (config_.net_restrict.has_value() && !(n.has_ip() && config_.net_restrict->Contains(n.ip))) {
     return MakeDialError(DialError::kNetRestrict);
   }
   if (history_.Contains(n.id)) return MakeDialError(DialError::kRecentlyDialed);
@@ -183,17 +181,17 @@ void DialScheduler::RemoveFromStaticPool(int idx) {
 void DialScheduler::StartDial(Task* task) {
   const NodeId& id = task->dest.id;
   if (log_->Enabled(LogLevel::kTrace)) {
-    log_->Log(LogLevel::kTrace,
-              absl::StrCat("Starting p2p dial id=", id.TerminalString(), " ip=",
-                           task->dest.ip.ToString(), " flag=", ConnFlagsString(task->flags)));
+    log_->Log(LogLevel::kTrace, absl::StrCat("Starting p2p dial id=", id.TerminalString(),
+                                             " ip=", task->dest.ip.ToString(),
+                                             " flag=", ConnFlagsString(task->flags)));
   }
   history_.Add(id, deps_.loop->Now() + kDialHistoryExpiration);
   dialing_[id] = task;
   task->attempt = next_attempt_++;
   attempts_[task->attempt] = task;
   uint64_t attempt = task->attempt;
-  task->watchdog = deps_.loop->RunAfter(
-      config_.task_timeout, [this, attempt, alive = alive_.Weak()] {
+  task->watchdog =
+      deps_.loop->RunAfter(config_.task_timeout, [this, attempt, alive = alive_.Weak()] {
         if (!alive) return;
         Task* t = LiveTask(attempt);
         if (t == nullptr) return;
@@ -219,8 +217,7 @@ void DialScheduler::RunTask(Task* task) {
   if (task->is_static() && !task->dest.hostname.empty() && deps_.dns != nullptr) {
     deps_.dns->LookupHost(
         task->dest.hostname, kDnsLookupTimeout,
-        [this, attempt, alive = alive_.Weak()](
-            absl::StatusOr<std::vector<IpAddress>> ips) {
+        [this, attempt, alive = alive_.Weak()](absl::StatusOr<std::vector<IpAddress>> ips) {
           if (!alive) return;
           Task* t = LiveTask(attempt);
           if (t == nullptr) return;
@@ -229,7 +226,10 @@ void DialScheduler::RunTask(Task* task) {
             // Prefer IPv4, as go-ethereum's dnsResolveHostname does.
             const IpAddress* pick = nullptr;
             for (const IpAddress& ip : *ips) {
-              if (ip.is_v4()) { pick = &ip; break; }
+              if (ip.is_v4()) {
+                pick = &ip;
+                break;
+              }
             }
             if (pick == nullptr && !ips->empty()) pick = &ips->front();
             if (pick != nullptr) {
@@ -239,9 +239,10 @@ void DialScheduler::RunTask(Task* task) {
             }
           }
           if (!status.ok()) {
-            log_->Log(LogLevel::kWarn,
-                      absl::StrCat("DNS lookup of static node failed id=", t->dest.id.TerminalString(),
-                                   " name=", t->dest.hostname, " err=\"", status.message(), "\""));
+            log_->Log(
+                LogLevel::kWarn,
+                absl::StrCat("DNS lookup of static node failed id=", t->dest.id.TerminalString(),
+                             " name=", t->dest.hostname, " err=\"", status.message(), "\""));
           }
           Emit(DialEvent::Kind::kDnsLookup, t->dest, t->flags, status);
           AfterDns(t);
@@ -255,7 +256,8 @@ void DialScheduler::AfterDns(Task* task) {
   if (task->is_static() && !task->dest.has_ip()) {
     Resolve(task, [this](Task* t, bool ok) {
       if (!ok) {
-        FinishTask(t->attempt, absl::NotFoundError("static node has no IP address and could not be resolved"));
+        FinishTask(t->attempt,
+                   absl::NotFoundError("static node has no IP address and could not be resolved"));
         return;
       }
       Dial(t, /*is_retry=*/false);
@@ -280,30 +282,29 @@ void DialScheduler::Resolve(Task* task, absl::AnyInvocable<void(Task*, bool)> ne
     return;
   }
   stats_.resolves++;
-  deps_.resolver->Resolve(
-      task->dest, [this, attempt, next = std::move(next), alive = alive_.Weak()](
-                      std::optional<Node> found) mutable {
-        if (!alive) return;
-        Task* t = LiveTask(attempt);
-        if (t == nullptr) return;
-        t->last_resolved = deps_.loop->Now();
-        if (!found.has_value()) {
-          t->resolve_delay = std::min(t->resolve_delay * 2, kMaxResolveDelay);
-          stats_.resolve_failures++;
-          if (log_->Enabled(LogLevel::kDebug)) {
-            log_->Log(LogLevel::kDebug,
-                      absl::StrCat("Resolving node failed id=", t->dest.id.TerminalString(),
-                                   " newdelay=", absl::FormatDuration(t->resolve_delay)));
-          }
-          Emit(DialEvent::Kind::kResolve, t->dest, t->flags, absl::NotFoundError("node not found"));
-          next(t, false);
-          return;
-        }
-        t->resolve_delay = kInitialResolveDelay;
-        t->dest = std::move(*found);
-        Emit(DialEvent::Kind::kResolve, t->dest, t->flags);
-        next(t, true);
-      });
+  deps_.resolver->Resolve(task->dest, [this, attempt, next = std::move(next),
+                                       alive = alive_.Weak()](std::optional<Node> found) mutable {
+    if (!alive) return;
+    Task* t = LiveTask(attempt);
+    if (t == nullptr) return;
+    t->last_resolved = deps_.loop->Now();
+    if (!found.has_value()) {
+      t->resolve_delay = std::min(t->resolve_delay * 2, kMaxResolveDelay);
+      stats_.resolve_failures++;
+      if (log_->Enabled(LogLevel::kDebug)) {
+        log_->Log(LogLevel::kDebug,
+                  absl::StrCat("Resolving node failed id=", t->dest.id.TerminalString(),
+                               " newdelay=", absl::FormatDuration(t->resolve_delay)));
+      }
+      Emit(DialEvent::Kind::kResolve, t->dest, t->flags, absl::NotFoundError("node not found"));
+      next(t, false);
+      return;
+    }
+    t->resolve_delay = kInitialResolveDelay;
+    t->dest = std::move(*found);
+    Emit(DialEvent::Kind::kResolve, t->dest, t->flags);
+    next(t, true);
+  });
 }
 
 void DialScheduler::Dial(Task* task, bool is_retry) {
@@ -311,8 +312,7 @@ void DialScheduler::Dial(Task* task, bool is_retry) {
   stats_.dials_started++;
   Emit(DialEvent::Kind::kDialStart, task->dest, task->flags);
   deps_.dialer->Dial(
-      task->dest, task->flags,
-      [this, attempt, is_retry, alive = alive_.Weak()](DialResult result) {
+      task->dest, task->flags, [this, attempt, is_retry, alive = alive_.Weak()](DialResult result) {
         if (!alive) return;
         Task* t = LiveTask(attempt);
         if (t == nullptr) return;  // Abandoned by the watchdog.
@@ -321,11 +321,10 @@ void DialScheduler::Dial(Task* task, bool is_retry) {
         } else {
           stats_.dials_failed++;
           if (log_->Enabled(LogLevel::kTrace)) {
-            log_->Log(LogLevel::kTrace,
-                      absl::StrCat("Dial error id=", t->dest.id.TerminalString(), " addr=",
-                                   t->dest.TcpEndpoint().ToString(), " conn=",
-                                   ConnFlagsString(t->flags), " err=\"",
-                                   result.status.message(), "\""));
+            log_->Log(LogLevel::kTrace, absl::StrCat("Dial error id=", t->dest.id.TerminalString(),
+                                                     " addr=", t->dest.TcpEndpoint().ToString(),
+                                                     " conn=", ConnFlagsString(t->flags), " err=\"",
+                                                     result.status.message(), "\""));
           }
         }
         // For static nodes, resolve one more time if the connection itself
@@ -376,12 +375,11 @@ void DialScheduler::RearmHistoryTimer() {
   history_timer_time_ = next;
   // Entries expire when expiry < now (strictly), so fire one nanosecond
   // after the earliest expiry: firing exactly at it would expire nothing.
-  history_timer_ = deps_.loop->RunAt(*next + absl::Nanoseconds(1),
-                                     [this, alive = alive_.Weak()] {
-                                       if (!alive) return;
-                                       history_timer_ = kNoTimer;
-                                       ExpireHistory();
-                                     });
+  history_timer_ = deps_.loop->RunAt(*next + absl::Nanoseconds(1), [this, alive = alive_.Weak()] {
+    if (!alive) return;
+    history_timer_ = kNoTimer;
+    ExpireHistory();
+  });
 }
 
 void DialScheduler::ExpireHistory() {

@@ -68,8 +68,7 @@ class DialScheduler : public DialPolicy {
  public:
   // Needs deps.loop and deps.dialer; deps.candidates may be null (no dynamic
   // dials), as may resolver, dns, log and observer.
-  static absl::StatusOr<std::unique_ptr<DialScheduler>> Create(DialConfig config,
-                                                               DialDeps deps);
+  static absl::StatusOr<std::unique_ptr<DialScheduler>> Create(DialConfig config, DialDeps deps);
   ~DialScheduler() override;
 
   // DialPolicy.
@@ -136,13 +135,13 @@ class DialScheduler : public DialPolicy {
   // static tasks removed while dialing are owned by detached_ until done.
   std::map<NodeId, std::unique_ptr<Task>> static_;
   std::vector<Task*> static_pool_;
-  absl::flat_hash_map<NodeId, Task*> dialing_;            // Lookup only.
+  absl::flat_hash_map<NodeId, Task*> dialing_;  // Lookup only.
   absl::flat_hash_map<NodeId, std::unique_ptr<Task>> detached_;
-  absl::flat_hash_map<uint64_t, Task*> attempts_;         // attempt -> task.
+  absl::flat_hash_map<uint64_t, Task*> attempts_;  // attempt -> task.
   uint64_t next_attempt_ = 1;
 
-  absl::flat_hash_map<NodeId, ConnFlags> peers_;          // Lookup only.
-  absl::flat_hash_set<NodeId> pending_inbound_;           // Lookup only.
+  absl::flat_hash_map<NodeId, ConnFlags> peers_;  // Lookup only.
+  absl::flat_hash_set<NodeId> pending_inbound_;   // Lookup only.
   int dial_peers_ = 0;
 
   DialHistory history_;

@@ -85,7 +85,11 @@ struct Round {
 class DialHarness {
  public:
   DialHarness(DialConfig config, uint64_t seed)
-      : loop_(&queue_), dialer_(&loop_), resolver_(&loop_), dns_(&loop_), it_(&loop_),
+      : loop_(&queue_),
+        dialer_(&loop_),
+        resolver_(&loop_),
+        dns_(&loop_),
+        it_(&loop_),
         observer_(&queue_) {
     config.self = UintId(0xEEEE);
     if (config.max_active_dials == 0) config.max_active_dials = kDefaultMaxPendingPeers;
@@ -142,7 +146,8 @@ class DialHarness {
       std::set<NodeId> want_calls;
       for (auto& [id, answer] : r.want_resolves) want_calls.insert(id);
       if (expected_resolves_.has_value()) want_calls = *expected_resolves_;
-      EXPECT_EQ(std::set<NodeId>(calls.begin(), calls.end()), want_calls) << "unexpected Resolve calls";
+      EXPECT_EQ(std::set<NodeId>(calls.begin(), calls.end()), want_calls)
+          << "unexpected Resolve calls";
       EXPECT_EQ(calls.size(), want_calls.size()) << "a node was resolved twice";
       resolver_ = FakeResolver(&loop_);
       Advance(absl::Seconds(16));
@@ -206,6 +211,24 @@ void RunScenario(DialConfig config, std::function<std::vector<Round>()> make_rou
   }
 }
 
+// Runs a hand-driven scenario with seed 1 twice (identical event trace
+// required) and with seed 2 (its own checks must hold).
+void RunDriven(DialConfig config, const std::function<void(DialHarness&)>& body) {
+  std::vector<std::string> first;
+  bool have_first = false;
+  for (uint64_t seed : {1, 1, 2}) {
+    SCOPED_TRACE(absl::StrCat("seed ", seed));
+    DialHarness h(config, seed);
+    body(h);
+    if (seed == 1 && !have_first) {
+      first = h.trace();
+      have_first = true;
+    } else if (seed == 1) {
+      EXPECT_EQ(h.trace(), first) << "same seed, different event trace";
+    }
+  }
+}
+
 const char* kLocal = "127.0.0.1:30303";
 
 // TestDialSchedDynDial: dynamic dials fill the free slots; a failure frees a
@@ -219,7 +242,8 @@ TEST(DialSchedulerConformance, DynDial) {
     std::vector<Round> r(4);
     // 3 of 4 peers are connected, leaving 2 dial slots. 9 nodes are
     // discovered, but only 2 are dialed.
-    r[0].peers_added = {{N(0x00), kStaticDialedConn}, {N(0x01), kDynDialedConn}, {N(0x02), kDynDialedConn}};
+    r[0].peers_added = {
+        {N(0x00), kStaticDialedConn}, {N(0x01), kDynDialedConn}, {N(0x02), kDynDialedConn}};
     r[0].discovered = {N(0x00, kLocal), N(0x02, kLocal), N(0x03, kLocal), N(0x04, kLocal),
                        N(0x05, kLocal), N(0x06, kLocal), N(0x07, kLocal), N(0x08, kLocal)};
     r[0].want_new_dials = std::vector<Node>{N(0x03, kLocal), N(0x04, kLocal)};
@@ -233,7 +257,8 @@ TEST(DialSchedulerConformance, DynDial) {
     r[2].want_new_dials = std::vector<Node>{};
     // 3 peers drop off, creating 6 dial slots; 5 (maxActiveDials) are used.
     r[3].peers_removed = {UintId(0x00), UintId(0x01), UintId(0x02)};
-    r[3].discovered = {N(0x0a, kLocal), N(0x0b, kLocal), N(0x0c, kLocal), N(0x0d, kLocal), N(0x0f, kLocal)};
+    r[3].discovered = {N(0x0a, kLocal), N(0x0b, kLocal), N(0x0c, kLocal), N(0x0d, kLocal),
+                       N(0x0f, kLocal)};
     r[3].want_new_dials = std::vector<Node>{N(0x06, kLocal), N(0x07, kLocal), N(0x08, kLocal),
                                             N(0x09, kLocal), N(0x0a, kLocal)};
     return r;
@@ -246,15 +271,16 @@ TEST(DialSchedulerConformance, IteratorBackPressure) {
   DialConfig config;
   config.max_active_dials = 2;
   config.max_dial_peers = 1;
-  DialHarness h(config, 1);
-  std::vector<Node> nodes;
-  for (uint16_t i = 1; i <= 10; ++i) nodes.push_back(N(i, kLocal));
-  h.it().Push(nodes);
-  h.Settle();
-  EXPECT_EQ(h.dialer().TakeAttempts().size(), 2u);
-  // Two taken for the two slots, one more held back, seven still queued.
-  EXPECT_EQ(h.it().taken(), 3u);
-  EXPECT_EQ(h.it().queued(), 7u);
+  RunDriven(config, [&](DialHarness& h) {
+    std::vector<Node> nodes;
+    for (uint16_t i = 1; i <= 10; ++i) nodes.push_back(N(i, kLocal));
+    h.it().Push(nodes);
+    h.Settle();
+    EXPECT_EQ(h.dialer().TakeAttempts().size(), 2u);
+    // Two taken for the two slots, one more held back, seven still queued.
+    EXPECT_EQ(h.it().taken(), 3u);
+    EXPECT_EQ(h.it().queued(), 7u);
+  });
 }
 
 // TestDialSchedNetRestrict: only candidates inside the netrestrict list.
@@ -363,24 +389,25 @@ TEST(DialSchedulerConformance, StaticDialFailuresAreResolved) {
   DialConfig config;
   config.max_active_dials = 5;
   config.max_dial_peers = 4;
-  DialHarness h(config, 7);
-  for (int i = 3; i <= 6; ++i) h.sched().AddStatic(N(i, absl::StrCat("127.0.0.", i, ":30303")));
-  h.Settle();
-  std::vector<NodeId> dialed;
-  for (auto& a : h.dialer().TakeAttempts()) dialed.push_back(a.dest.id);
-  ASSERT_EQ(dialed.size(), 4u);
-  h.Advance(absl::Seconds(16));
-  h.Succeed(dialed[0]);
-  h.dialer().FailConnect(dialed[1]);
-  h.dialer().FailHandshake(dialed[2]);  // Not a connect failure: no resolve.
-  h.dialer().FailConnect(dialed[3]);
-  h.Settle();
-  std::vector<NodeId> calls = h.resolver().TakeCalls();
-  EXPECT_EQ(std::set<NodeId>(calls.begin(), calls.end()),
-            (std::set<NodeId>{dialed[1], dialed[3]}));
-  EXPECT_TRUE(h.dialer().TakeAttempts().empty()) << "all four are connected or in history";
-  EXPECT_EQ(h.sched().dial_peers(), 1);
-  EXPECT_EQ(h.sched().dialing(), 0u);
+  RunDriven(config, [&](DialHarness& h) {
+    for (int i = 3; i <= 6; ++i) h.sched().AddStatic(N(i, absl::StrCat("127.0.0.", i, ":30303")));
+    h.Settle();
+    std::vector<NodeId> dialed;
+    for (auto& a : h.dialer().TakeAttempts()) dialed.push_back(a.dest.id);
+    ASSERT_EQ(dialed.size(), 4u);
+    h.Advance(absl::Seconds(16));
+    h.Succeed(dialed[0]);
+    h.dialer().FailConnect(dialed[1]);
+    h.dialer().FailHandshake(dialed[2]);  // Not a connect failure: no resolve.
+    h.dialer().FailConnect(dialed[3]);
+    h.Settle();
+    std::vector<NodeId> calls = h.resolver().TakeCalls();
+    EXPECT_EQ(std::set<NodeId>(calls.begin(), calls.end()),
+              (std::set<NodeId>{dialed[1], dialed[3]}));
+    EXPECT_TRUE(h.dialer().TakeAttempts().empty()) << "all four are connected or in history";
+    EXPECT_EQ(h.sched().dial_peers(), 1);
+    EXPECT_EQ(h.sched().dialing(), 0u);
+  });
 }
 
 // TestDialSchedRemoveStatic: removed statics are never dialed again, whether
@@ -438,20 +465,21 @@ TEST(DialSchedulerConformance, RemoveStaticWhileDialingCompletesQuietly) {
   DialConfig config;
   config.max_active_dials = 1;
   config.max_dial_peers = 1;
-  DialHarness h(config, 1);
-  h.sched().AddStatic(N(0x01, "127.0.0.1:30303"));
-  h.Settle();
-  ASSERT_EQ(h.dialer().TakeAttempts().size(), 1u);
-  h.sched().RemoveStatic(UintId(0x01));
-  EXPECT_EQ(h.sched().dialing(), 1u) << "a running dial is not cancelled";
-  h.dialer().FailConnect(UintId(0x01));
-  h.Settle();
-  EXPECT_EQ(h.sched().dialing(), 0u);
-  // The task keeps its static flag, so its connect failure is still
-  // resolved (as in go-ethereum), but nothing is dialed again.
-  EXPECT_EQ(h.resolver().TakeCalls(), std::vector<NodeId>{UintId(0x01)});
-  h.Advance(absl::Seconds(100));
-  EXPECT_TRUE(h.dialer().TakeAttempts().empty());
+  RunDriven(config, [&](DialHarness& h) {
+    h.sched().AddStatic(N(0x01, "127.0.0.1:30303"));
+    h.Settle();
+    ASSERT_EQ(h.dialer().TakeAttempts().size(), 1u);
+    h.sched().RemoveStatic(UintId(0x01));
+    EXPECT_EQ(h.sched().dialing(), 1u) << "a running dial is not cancelled";
+    h.dialer().FailConnect(UintId(0x01));
+    h.Settle();
+    EXPECT_EQ(h.sched().dialing(), 0u);
+    // The task keeps its static flag, so its connect failure is still
+    // resolved (as in go-ethereum), but nothing is dialed again.
+    EXPECT_EQ(h.resolver().TakeCalls(), std::vector<NodeId>{UintId(0x01)});
+    h.Advance(absl::Seconds(100));
+    EXPECT_TRUE(h.dialer().TakeAttempts().empty());
+  });
 }
 
 // TestDialSchedManyStaticNodes: 2000 statics, 2 dialed-peer slots: 4 dials
@@ -520,8 +548,8 @@ TEST(DialSchedulerConformance, History) {
       d.AddStatic(N(0x02, "127.0.0.2:30303"));
       d.AddStatic(N(0x03, "127.0.0.3:30303"));
     };
-    r[0].want_new_dials =
-        std::vector<Node>{N(0x01, "127.0.0.1:30303"), N(0x02, "127.0.0.2:30303"), N(0x03, "127.0.0.3:30303")};
+    r[0].want_new_dials = std::vector<Node>{N(0x01, "127.0.0.1:30303"), N(0x02, "127.0.0.2:30303"),
+                                            N(0x03, "127.0.0.3:30303")};
     // No new dials: all statics are connected or in history.
     r[1].succeeded = {UintId(0x01), UintId(0x02)};
     r[1].failed = {UintId(0x03)};
@@ -533,19 +561,20 @@ TEST(DialSchedulerConformance, History) {
     r[3].want_new_dials = std::vector<Node>{N(0x03, "127.0.0.3:30303")};
     return r;
   });
-  DialHarness h(config, 1);
-  h.sched().AddStatic(N(0x03, "127.0.0.3:30303"));
-  h.Settle();
-  ASSERT_EQ(h.dialer().TakeAttempts().size(), 1u);
-  h.dialer().FailConnect(UintId(0x03));
-  h.Settle();
-  h.queue().RunUntil(35'000'000'000);  // Exactly the expiry: not yet.
-  EXPECT_TRUE(h.dialer().TakeAttempts().empty());
-  h.queue().RunUntil(35'000'000'001);
-  auto again = h.dialer().TakeAttempts();
-  ASSERT_EQ(again.size(), 1u);
-  EXPECT_EQ(again[0].dest.id, UintId(0x03));
-  EXPECT_EQ(h.queue().now_ns(), 35'000'000'001);
+  RunDriven(config, [&](DialHarness& h) {
+    h.sched().AddStatic(N(0x03, "127.0.0.3:30303"));
+    h.Settle();
+    ASSERT_EQ(h.dialer().TakeAttempts().size(), 1u);
+    h.dialer().FailConnect(UintId(0x03));
+    h.Settle();
+    h.queue().RunUntil(35'000'000'000);  // Exactly the expiry: not yet.
+    EXPECT_TRUE(h.dialer().TakeAttempts().empty());
+    h.queue().RunUntil(35'000'000'001);
+    auto again = h.dialer().TakeAttempts();
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].dest.id, UintId(0x03));
+    EXPECT_EQ(h.queue().now_ns(), 35'000'000'001);
+  });
 }
 
 // A static node whose dial fails at TCP level is resolved once and, if it
@@ -554,24 +583,25 @@ TEST(DialSchedulerConformance, FailedStaticIsResolvedAndRedialed) {
   DialConfig config;
   config.max_active_dials = 1;
   config.max_dial_peers = 1;
-  DialHarness h(config, 1);
-  h.sched().AddStatic(N(0x01, "127.0.0.1:30303"));
-  h.Settle();
-  ASSERT_EQ(Str(h.dialer().TakeAttempts().at(0).dest), Str(N(0x01, "127.0.0.1:30303")));
-  h.resolver().Set(UintId(0x01), N(0x01, "127.0.0.55:30303"));
-  h.dialer().FailConnect(UintId(0x01));
-  h.Settle();
-  EXPECT_EQ(h.resolver().TakeCalls(), std::vector<NodeId>{UintId(0x01)});
-  auto retry = h.dialer().TakeAttempts();
-  ASSERT_EQ(retry.size(), 1u);
-  EXPECT_EQ(Str(retry[0].dest), Str(N(0x01, "127.0.0.55:30303")));
-  EXPECT_EQ(h.sched().dialing(), 1u) << "same task";
-  // The second failure ends the task: no third dial, no second resolve.
-  h.dialer().FailConnect(UintId(0x01));
-  h.Settle();
-  EXPECT_TRUE(h.dialer().TakeAttempts().empty());
-  EXPECT_TRUE(h.resolver().TakeCalls().empty());
-  EXPECT_EQ(h.sched().dialing(), 0u);
+  RunDriven(config, [&](DialHarness& h) {
+    h.sched().AddStatic(N(0x01, "127.0.0.1:30303"));
+    h.Settle();
+    ASSERT_EQ(Str(h.dialer().TakeAttempts().at(0).dest), Str(N(0x01, "127.0.0.1:30303")));
+    h.resolver().Set(UintId(0x01), N(0x01, "127.0.0.55:30303"));
+    h.dialer().FailConnect(UintId(0x01));
+    h.Settle();
+    EXPECT_EQ(h.resolver().TakeCalls(), std::vector<NodeId>{UintId(0x01)});
+    auto retry = h.dialer().TakeAttempts();
+    ASSERT_EQ(retry.size(), 1u);
+    EXPECT_EQ(Str(retry[0].dest), Str(N(0x01, "127.0.0.55:30303")));
+    EXPECT_EQ(h.sched().dialing(), 1u) << "same task";
+    // The second failure ends the task: no third dial, no second resolve.
+    h.dialer().FailConnect(UintId(0x01));
+    h.Settle();
+    EXPECT_TRUE(h.dialer().TakeAttempts().empty());
+    EXPECT_TRUE(h.resolver().TakeCalls().empty());
+    EXPECT_EQ(h.sched().dialing(), 0u);
+  });
 }
 
 // A resolve that finds the node at the same address does not re-dial.
@@ -579,15 +609,16 @@ TEST(DialSchedulerConformance, ResolvedToSameAddressIsNotRedialed) {
   DialConfig config;
   config.max_active_dials = 1;
   config.max_dial_peers = 1;
-  DialHarness h(config, 1);
-  h.sched().AddStatic(N(0x01, "127.0.0.1:30303"));
-  h.Settle();
-  h.dialer().TakeAttempts();
-  h.resolver().Set(UintId(0x01), N(0x01, "127.0.0.1:30303"));
-  h.dialer().FailConnect(UintId(0x01));
-  h.Settle();
-  EXPECT_TRUE(h.dialer().TakeAttempts().empty());
-  EXPECT_EQ(h.sched().dialing(), 0u);
+  RunDriven(config, [&](DialHarness& h) {
+    h.sched().AddStatic(N(0x01, "127.0.0.1:30303"));
+    h.Settle();
+    h.dialer().TakeAttempts();
+    h.resolver().Set(UintId(0x01), N(0x01, "127.0.0.1:30303"));
+    h.dialer().FailConnect(UintId(0x01));
+    h.Settle();
+    EXPECT_TRUE(h.dialer().TakeAttempts().empty());
+    EXPECT_EQ(h.sched().dialing(), 0u);
+  });
 }
 
 // TestDialSchedResolve, made exact: an unresolved static is resolved, then
@@ -645,27 +676,30 @@ TEST(DialSchedulerConformance, ResolveBackoffDoublesAndCaps) {
   DialConfig config;
   config.max_active_dials = 1;
   config.max_dial_peers = 1;
-  DialHarness h(config, 1);
-  h.sched().AddStatic(N(0x01));  // Never resolvable.
-  std::vector<int64_t> resolve_times;
-  for (int i = 0; i < 100000 && resolve_times.size() < 9; ++i) {
-    h.Settle();
-    if (!h.resolver().TakeCalls().empty()) resolve_times.push_back(h.queue().now_ns() / 1'000'000'000);
-    int64_t next = h.queue().NextEventTime();
-    if (next < 0) break;
-    h.queue().RunUntil(next);
-  }
-  // Dial attempts come every 35 s (history); a resolve is allowed once the
-  // delay (60, 120, 240, ... capped at 3600 s) has passed since the last.
-  ASSERT_GE(resolve_times.size(), 8u);
-  std::vector<int64_t> gaps;
-  for (size_t i = 1; i < resolve_times.size(); ++i) gaps.push_back(resolve_times[i] - resolve_times[i - 1]);
-  int64_t delay = 60;
-  for (int64_t gap : gaps) {
-    delay = std::min<int64_t>(delay * 2, 3600);
-    EXPECT_GE(gap, delay);
-    EXPECT_LT(gap, delay + 36) << "resolve happened later than the first dial after the delay";
-  }
+  RunDriven(config, [&](DialHarness& h) {
+    h.sched().AddStatic(N(0x01));  // Never resolvable.
+    std::vector<int64_t> resolve_times;
+    for (int i = 0; i < 100000 && resolve_times.size() < 9; ++i) {
+      h.Settle();
+      if (!h.resolver().TakeCalls().empty())
+        resolve_times.push_back(h.queue().now_ns() / 1'000'000'000);
+      int64_t next = h.queue().NextEventTime();
+      if (next < 0) break;
+      h.queue().RunUntil(next);
+    }
+    // Dial attempts come every 35 s (history); a resolve is allowed once the
+    // delay (60, 120, 240, ... capped at 3600 s) has passed since the last.
+    ASSERT_GE(resolve_times.size(), 8u);
+    std::vector<int64_t> gaps;
+    for (size_t i = 1; i < resolve_times.size(); ++i)
+      gaps.push_back(resolve_times[i] - resolve_times[i - 1]);
+    int64_t delay = 60;
+    for (int64_t gap : gaps) {
+      delay = std::min<int64_t>(delay * 2, 3600);
+      EXPECT_GE(gap, delay);
+      EXPECT_LT(gap, delay + 36) << "resolve happened later than the first dial after the delay";
+    }
+  });
 }
 
 // TestDialSchedDNSHostname: a static node named by host name is looked up
@@ -674,19 +708,20 @@ TEST(DialSchedulerConformance, DnsHostname) {
   DialConfig config;
   config.max_active_dials = 1;
   config.max_dial_peers = 1;
-  DialHarness h(config, 1);
-  Node named = N(0x01);
-  named.hostname = "node-hostname";
-  named.tcp = 30303;
-  named.udp = 30303;
-  h.dns().Set("node-hostname", {*IpAddress::Parse("2001:db8::1"), *IpAddress::Parse("1.2.3.4")});
-  h.sched().AddStatic(named);
-  h.Settle();
-  EXPECT_EQ(h.dns().calls(), std::vector<std::string>{"node-hostname"});
-  auto d = h.dialer().TakeAttempts();
-  ASSERT_EQ(d.size(), 1u);
-  EXPECT_EQ(d[0].dest.TcpEndpoint().ToString(), "1.2.3.4:30303") << "IPv4 preferred";
-  EXPECT_TRUE(h.resolver().TakeCalls().empty());
+  RunDriven(config, [&](DialHarness& h) {
+    Node named = N(0x01);
+    named.hostname = "node-hostname";
+    named.tcp = 30303;
+    named.udp = 30303;
+    h.dns().Set("node-hostname", {*IpAddress::Parse("2001:db8::1"), *IpAddress::Parse("1.2.3.4")});
+    h.sched().AddStatic(named);
+    h.Settle();
+    EXPECT_EQ(h.dns().calls(), std::vector<std::string>{"node-hostname"});
+    auto d = h.dialer().TakeAttempts();
+    ASSERT_EQ(d.size(), 1u);
+    EXPECT_EQ(d[0].dest.TcpEndpoint().ToString(), "1.2.3.4:30303") << "IPv4 preferred";
+    EXPECT_TRUE(h.resolver().TakeCalls().empty());
+  });
 }
 
 // A failed DNS lookup falls back to discovery resolve; with neither, the
@@ -695,17 +730,20 @@ TEST(DialSchedulerConformance, DnsFailureFallsBackToResolve) {
   DialConfig config;
   config.max_active_dials = 1;
   config.max_dial_peers = 1;
-  DialHarness h(config, 1);
-  Node named = N(0x01);
-  named.hostname = "unknown-host";
-  named.tcp = 30303;
-  h.sched().AddStatic(named);
-  h.Settle();
-  EXPECT_EQ(h.resolver().TakeCalls(), std::vector<NodeId>{UintId(0x01)});
-  EXPECT_TRUE(h.dialer().TakeAttempts().empty());
-  EXPECT_EQ(h.sched().dialing(), 0u);
-  EXPECT_EQ(h.sched().stats().failures.at("static node has no IP address and could not be resolved"), 1);
-  EXPECT_EQ(h.sched().stats().dials_started, 0);
+  RunDriven(config, [&](DialHarness& h) {
+    Node named = N(0x01);
+    named.hostname = "unknown-host";
+    named.tcp = 30303;
+    h.sched().AddStatic(named);
+    h.Settle();
+    EXPECT_EQ(h.resolver().TakeCalls(), std::vector<NodeId>{UintId(0x01)});
+    EXPECT_TRUE(h.dialer().TakeAttempts().empty());
+    EXPECT_EQ(h.sched().dialing(), 0u);
+    EXPECT_EQ(
+        h.sched().stats().failures.at("static node has no IP address and could not be resolved"),
+        1);
+    EXPECT_EQ(h.sched().stats().dials_started, 0);
+  });
 }
 
 // Pending inbound: a node with a pending inbound connection is not dialed
@@ -714,22 +752,23 @@ TEST(DialSchedulerConformance, PendingInboundSkipped) {
   DialConfig config;
   config.max_active_dials = 5;
   config.max_dial_peers = 5;
-  DialHarness h(config, 1);
-  h.sched().InboundPending(UintId(0x01));
-  h.sched().AddStatic(N(0x01, kLocal));
-  h.it().Push({N(0x01, kLocal), N(0x02, kLocal)});
-  h.Settle();
-  auto d = h.dialer().TakeAttempts();
-  ASSERT_EQ(d.size(), 1u);
-  EXPECT_EQ(d[0].dest.id, UintId(0x02));
-  EXPECT_EQ(h.sched().stats().discarded.at("peer has pending inbound connection"), 1);
-  // The inbound handshake fails: the static is dialed now.
-  h.sched().InboundDone(UintId(0x01));
-  h.Settle();
-  d = h.dialer().TakeAttempts();
-  ASSERT_EQ(d.size(), 1u);
-  EXPECT_EQ(d[0].dest.id, UintId(0x01));
-  EXPECT_EQ(d[0].flags, kStaticDialedConn);
+  RunDriven(config, [&](DialHarness& h) {
+    h.sched().InboundPending(UintId(0x01));
+    h.sched().AddStatic(N(0x01, kLocal));
+    h.it().Push({N(0x01, kLocal), N(0x02, kLocal)});
+    h.Settle();
+    auto d = h.dialer().TakeAttempts();
+    ASSERT_EQ(d.size(), 1u);
+    EXPECT_EQ(d[0].dest.id, UintId(0x02));
+    EXPECT_EQ(h.sched().stats().discarded.at("peer has pending inbound connection"), 1);
+    // The inbound handshake fails: the static is dialed now.
+    h.sched().InboundDone(UintId(0x01));
+    h.Settle();
+    d = h.dialer().TakeAttempts();
+    ASSERT_EQ(d.size(), 1u);
+    EXPECT_EQ(d[0].dest.id, UintId(0x01));
+    EXPECT_EQ(d[0].flags, kStaticDialedConn);
+  });
 }
 
 // An inbound connection that becomes a peer while its static is pooled
@@ -738,20 +777,21 @@ TEST(DialSchedulerConformance, InboundPeerStopsPendingStaticDial) {
   DialConfig config;
   config.max_active_dials = 1;
   config.max_dial_peers = 2;
-  DialHarness h(config, 1);
-  h.sched().AddStatic(N(0x01, kLocal));
-  h.sched().AddStatic(N(0x02, kLocal));
-  h.Settle();
-  auto d = h.dialer().TakeAttempts();
-  ASSERT_EQ(d.size(), 1u);  // One slot; the other static waits in the pool.
-  NodeId other = d[0].dest.id == UintId(0x01) ? UintId(0x02) : UintId(0x01);
-  h.sched().InboundPending(other);
-  h.sched().PeerAdded(other, kInboundConn);
-  h.sched().InboundDone(other);
-  h.dialer().FailHandshake(d[0].dest.id);
-  h.Settle();
-  EXPECT_TRUE(h.dialer().TakeAttempts().empty());
-  EXPECT_EQ(h.sched().static_pool_size(), 0u);
+  RunDriven(config, [&](DialHarness& h) {
+    h.sched().AddStatic(N(0x01, kLocal));
+    h.sched().AddStatic(N(0x02, kLocal));
+    h.Settle();
+    auto d = h.dialer().TakeAttempts();
+    ASSERT_EQ(d.size(), 1u);  // One slot; the other static waits in the pool.
+    NodeId other = d[0].dest.id == UintId(0x01) ? UintId(0x02) : UintId(0x01);
+    h.sched().InboundPending(other);
+    h.sched().PeerAdded(other, kInboundConn);
+    h.sched().InboundDone(other);
+    h.dialer().FailHandshake(d[0].dest.id);
+    h.Settle();
+    EXPECT_TRUE(h.dialer().TakeAttempts().empty());
+    EXPECT_EQ(h.sched().static_pool_size(), 0u);
+  });
 }
 
 // checkDial's errors, each in its order.
@@ -760,24 +800,26 @@ TEST(DialSchedulerConformance, CheckDialOrderAndTexts) {
   config.max_active_dials = 1;
   config.max_dial_peers = 1;
   config.net_restrict = *IpNetList::Parse("10.0.0.0/8");
-  DialHarness h(config, 1);
-  auto check = [&](const Node& n) { return std::string(h.sched().CheckDial(n).message()); };
-  EXPECT_EQ(check(N(0xEEEE, "127.0.0.1:0")), "is self");
-  EXPECT_EQ(check(N(0x01, "10.0.0.1:0")), "node does not provide TCP port");
-  EXPECT_EQ(check(N(0x01, "127.0.0.1:30303")), "not contained in netrestrict list");
-  EXPECT_EQ(check(N(0x01)), "not contained in netrestrict list") << "no IP: not in the list";
-  EXPECT_TRUE(h.sched().CheckDial(N(0x01, "10.0.0.1:30303")).ok());
-  h.sched().AddStatic(N(0x01, "10.0.0.1:30303"));
-  h.Settle();
-  EXPECT_EQ(check(N(0x01, "10.0.0.1:30303")), "already dialing");
-  h.Succeed(UintId(0x01));
-  h.Settle();
-  EXPECT_EQ(check(N(0x01, "10.0.0.1:30303")), "already connected");
-  h.sched().InboundPending(UintId(0x02));
-  EXPECT_EQ(check(N(0x02, "10.0.0.2:30303")), "peer has pending inbound connection");
-  h.sched().PeerRemoved(UintId(0x01), kStaticDialedConn);
-  EXPECT_EQ(check(N(0x01, "10.0.0.1:30303")), "recently dialed");
-  EXPECT_TRUE(IsDialError(h.sched().CheckDial(N(0x01, "10.0.0.1:30303")), DialError::kRecentlyDialed));
+  RunDriven(config, [&](DialHarness& h) {
+    auto check = [&](const Node& n) { return std::string(h.sched().CheckDial(n).message()); };
+    EXPECT_EQ(check(N(0xEEEE, "127.0.0.1:0")), "is self");
+    EXPECT_EQ(check(N(0x01, "10.0.0.1:0")), "node does not provide TCP port");
+    EXPECT_EQ(check(N(0x01, "127.0.0.1:30303")), "not contained in netrestrict list");
+    EXPECT_EQ(check(N(0x01)), "not contained in netrestrict list") << "no IP: not in the list";
+    EXPECT_TRUE(h.sched().CheckDial(N(0x01, "10.0.0.1:30303")).ok());
+    h.sched().AddStatic(N(0x01, "10.0.0.1:30303"));
+    h.Settle();
+    EXPECT_EQ(check(N(0x01, "10.0.0.1:30303")), "already dialing");
+    h.Succeed(UintId(0x01));
+    h.Settle();
+    EXPECT_EQ(check(N(0x01, "10.0.0.1:30303")), "already connected");
+    h.sched().InboundPending(UintId(0x02));
+    EXPECT_EQ(check(N(0x02, "10.0.0.2:30303")), "peer has pending inbound connection");
+    h.sched().PeerRemoved(UintId(0x01), kStaticDialedConn);
+    EXPECT_EQ(check(N(0x01, "10.0.0.1:30303")), "recently dialed");
+    EXPECT_TRUE(
+        IsDialError(h.sched().CheckDial(N(0x01, "10.0.0.1:30303")), DialError::kRecentlyDialed));
+  });
 }
 
 // The known field bug: a dial task that never completes must not leave a
@@ -787,48 +829,50 @@ TEST(DialSchedulerConformance, HungDialIsAbandonedByWatchdog) {
   config.max_active_dials = 1;
   config.max_dial_peers = 1;
   config.task_timeout = absl::Seconds(60);
-  DialHarness h(config, 1);
-  h.sched().AddStatic(N(0x01, kLocal));
-  h.Settle();
-  ASSERT_EQ(h.dialer().TakeAttempts().size(), 1u);
-  h.queue().RunUntil(59'999'999'999);
-  EXPECT_EQ(h.sched().dialing(), 1u);
-  EXPECT_EQ(h.sched().stats().task_timeouts, 0);
-  EXPECT_TRUE(h.dialer().TakeAttempts().empty()) << "stuck on \"already dialing\"";
-  h.queue().RunUntil(60'000'000'000);
-  EXPECT_EQ(h.sched().stats().task_timeouts, 1);
-  EXPECT_EQ(h.sched().stats().failures.at("dial task timed out"), 1);
-  // History (35 s) has already expired: dialed again right away.
-  auto d = h.dialer().TakeAttempts();
-  ASSERT_EQ(d.size(), 1u);
-  EXPECT_EQ(h.sched().dialing(), 1u);
-  // The hung attempt's late completion is ignored: the new attempt is still
-  // tracked. Then the new one completes.
-  h.dialer().Succeed(UintId(0x01));  // The old, abandoned attempt.
-  h.Settle();
-  EXPECT_EQ(h.sched().dialing(), 1u);
-  EXPECT_EQ(h.sched().stats().dials_succeeded, 0);
-  h.dialer().FailHandshake(UintId(0x01));
-  h.Settle();
-  EXPECT_EQ(h.sched().dialing(), 0u);
-  EXPECT_EQ(h.sched().stats().dials_failed, 1);
+  RunDriven(config, [&](DialHarness& h) {
+    h.sched().AddStatic(N(0x01, kLocal));
+    h.Settle();
+    ASSERT_EQ(h.dialer().TakeAttempts().size(), 1u);
+    h.queue().RunUntil(59'999'999'999);
+    EXPECT_EQ(h.sched().dialing(), 1u);
+    EXPECT_EQ(h.sched().stats().task_timeouts, 0);
+    EXPECT_TRUE(h.dialer().TakeAttempts().empty()) << "stuck on \"already dialing\"";
+    h.queue().RunUntil(60'000'000'000);
+    EXPECT_EQ(h.sched().stats().task_timeouts, 1);
+    EXPECT_EQ(h.sched().stats().failures.at("dial task timed out"), 1);
+    // History (35 s) has already expired: dialed again right away.
+    auto d = h.dialer().TakeAttempts();
+    ASSERT_EQ(d.size(), 1u);
+    EXPECT_EQ(h.sched().dialing(), 1u);
+    // The hung attempt's late completion is ignored: the new attempt is still
+    // tracked. Then the new one completes.
+    h.dialer().Succeed(UintId(0x01));  // The old, abandoned attempt.
+    h.Settle();
+    EXPECT_EQ(h.sched().dialing(), 1u);
+    EXPECT_EQ(h.sched().stats().dials_succeeded, 0);
+    h.dialer().FailHandshake(UintId(0x01));
+    h.Settle();
+    EXPECT_EQ(h.sched().dialing(), 0u);
+    EXPECT_EQ(h.sched().stats().dials_failed, 1);
+  });
 }
 
 TEST(DialSchedulerConformance, StopClosesIteratorAndStartsNothing) {
   DialConfig config;
   config.max_active_dials = 2;
   config.max_dial_peers = 2;
-  DialHarness h(config, 1);
-  h.it().Push({N(0x01, kLocal)});
-  h.Settle();
-  ASSERT_EQ(h.dialer().TakeAttempts().size(), 1u);
-  h.sched().Stop();
-  EXPECT_TRUE(h.it().closed());
-  h.sched().AddStatic(N(0x02, kLocal));
-  h.dialer().FailConnect(UintId(0x01));
-  h.Settle();
-  EXPECT_EQ(h.sched().dialing(), 0u) << "in-flight dial still completes";
-  EXPECT_TRUE(h.dialer().TakeAttempts().empty());
+  RunDriven(config, [&](DialHarness& h) {
+    h.it().Push({N(0x01, kLocal)});
+    h.Settle();
+    ASSERT_EQ(h.dialer().TakeAttempts().size(), 1u);
+    h.sched().Stop();
+    EXPECT_TRUE(h.it().closed());
+    h.sched().AddStatic(N(0x02, kLocal));
+    h.dialer().FailConnect(UintId(0x01));
+    h.Settle();
+    EXPECT_EQ(h.sched().dialing(), 0u) << "in-flight dial still completes";
+    EXPECT_TRUE(h.dialer().TakeAttempts().empty());
+  });
 }
 
 TEST(DialSchedulerConformance, DestroyWithDialsInFlightIsSafe) {
@@ -859,7 +903,8 @@ TEST(DialSchedulerConformance, DestroyWithDialsInFlightIsSafe) {
 TEST(DialSchedulerConformance, CreateRejectsMissingDeps) {
   DialConfig config;
   DialDeps deps;
-  EXPECT_EQ(DialScheduler::Create(config, deps).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DialScheduler::Create(config, deps).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
