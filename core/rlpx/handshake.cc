@@ -284,12 +284,15 @@ void Handshake::DrawEphemeralAndNonce() {
 }
 
 absl::StatusOr<std::vector<uint8_t>> Handshake::SealEip8(std::vector<uint8_t> body) {
-  // Padding keeps EIP-8 packets distinguishable from legacy ones (which
-  // are exactly 307/210 bytes) and varies their size.
+  // Padding makes EIP-8 packets longer than legacy ones (307/210 bytes):
+  // older readers first read a legacy-sized chunk and try that format.
+  // It also varies the packet size.
   uint8_t draw[2];
   entropy_->Fill(absl::MakeSpan(draw));
+  // (A 16-bit draw modulo 100: the bias, 36 in 65536, does not matter here.)
   const size_t padding =
-      kMinPadding + ((size_t{draw[0]} << 8) | draw[1]) % (kMaxPadding - kMinPadding + 1);
+      kMinHandshakePadding +
+      ((size_t{draw[0]} << 8) | draw[1]) % (kMaxHandshakePadding - kMinHandshakePadding + 1);
   const size_t body_size = body.size();
   body.resize(body_size + padding);
   entropy_->Fill(absl::MakeSpan(body.data() + body_size, padding));

@@ -50,9 +50,10 @@ constexpr size_t kMaxHandshakePacket = 2048;
 // Sizes of the pre-EIP-8 packets.
 constexpr size_t kLegacyAuthPacketBytes = 307;
 constexpr size_t kLegacyAckPacketBytes = 210;
-// Random padding added to EIP-8 bodies: [kMinPadding, kMaxPadding].
-constexpr size_t kMinPadding = 100;
-constexpr size_t kMaxPadding = 199;
+// Bytes of random padding we add to EIP-8 bodies: a length uniform in
+// [kMinHandshakePadding, kMaxHandshakePadding], as go-ethereum.
+constexpr size_t kMinHandshakePadding = 100;
+constexpr size_t kMaxHandshakePadding = 199;
 
 using Nonce = std::array<uint8_t, 32>;
 
@@ -145,6 +146,8 @@ class Handshake {
   //     legacy size is buffered it is told apart by a trial decryption
   //     (whose negative result is remembered, so keep passing the same
   //     stream).
+  // Only while this side waits for that packet (the recipient before
+  // ReadAuth, the initiator between MakeAuth and ReadAck).
   // Errors (InvalidArgument): a size prefix above kMaxHandshakePacket
   // ("rlpx: handshake packet too big: ...") or below kEciesOverhead.
   absl::StatusOr<size_t> PacketSize(absl::Span<const uint8_t> buffered);
