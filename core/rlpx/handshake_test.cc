@@ -464,8 +464,8 @@ TEST(HandshakeTest, PaddingCoversTheWholeRange) {
     lo = std::min(lo, auth->size());
     hi = std::max(hi, auth->size());
   }
-  EXPECT_EQ(lo, 2 + kEciesOverhead + 169 + kMinPadding);
-  EXPECT_EQ(hi, 2 + kEciesOverhead + 169 + kMaxPadding);
+  EXPECT_EQ(lo, 2 + kEciesOverhead + 169 + kMinHandshakePadding);
+  EXPECT_EQ(hi, 2 + kEciesOverhead + 169 + kMaxHandshakePadding);
 }
 
 TEST(HandshakeTest, LegacyAckIsAnsweredToLegacyAuthOnly) {
