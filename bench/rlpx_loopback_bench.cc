@@ -1,0 +1,126 @@
+// Full RLPx connection setup over real loopback TCP, both ends in one
+// process: TCP connect, auth/ack, Hello both ways, Disconnect, close. One
+// thread runs both ends on one epoll loop, so items/s = handshakes/s on one
+// core; BM_FullHandshakeLoopbackParallel runs one such pair per thread on
+// two threads (both cores). Compare with BM_HandshakeCryptoFloor (the
+// elliptic-curve work alone, both sides) from the same binary.
+#include <memory>
+#include <optional>
+
+#include "absl/base/internal/raw_logging.h"
+#include "benchmark/benchmark.h"
+#include "core/crypto/secp256k1.h"
+#include "core/rlpx/p2p_protocol.h"
+#include "core/rlpx/rlpx_conn.h"
+#include "core/rng.h"
+#include "transport/epoll_loop.h"
+#include "transport/openssl_entropy.h"
+#include "transport/tcp_network.h"
+
+namespace p2p {
+namespace {
+
+using rlpx::CloseInfo;
+using rlpx::Hello;
+using rlpx::RlpxConn;
+
+// Accepts both checkpoints at once and counts the stages.
+class CountingHandler : public RlpxConn::Handler {
+ public:
+  void OnEncryptionHandshake(RlpxConn* c, const PublicKey&) override { c->ContinueHandshake(); }
+  void OnHello(RlpxConn* c, const Hello&) override {
+    hello = true;
+    c->ContinueHandshake();
+    if (disconnect_after_hello) c->Disconnect(rlpx::DisconnectReason::kRequested);
+  }
+  void OnMessage(RlpxConn*, uint64_t, absl::Span<const uint8_t>) override {}
+  void OnClosed(RlpxConn*, const CloseInfo& info) override {
+    closed = true;
+    reason = info.reason;
+  }
+  bool disconnect_after_hello = false;
+  bool hello = false;
+  bool closed = false;
+  rlpx::DisconnectReason reason = rlpx::DisconnectReason::kInvalid;
+};
+
+Hello MakeHello(const PrivateKey& key, const char* name) {
+  Hello h;
+  h.version = rlpx::kBaseProtocolVersion;
+  h.name = name;
+  h.caps = {rlpx::Cap{"tst", 1}};
+  h.listen_port = 0;
+  h.id = DerivePublicKey(key).bytes();
+  return h;
+}
+
+// Runs one full connection setup and teardown; false on failure.
+// Keys, public keys and Hellos are made once, outside the timed loop.
+struct Identities {
+  PrivateKey dial_key;
+  PrivateKey listen_key;
+  PublicKey listen_pub;
+  Hello dial_hello;
+  Hello listen_hello;
+};
+
+bool OneHandshake(transport::EpollLoop& loop, transport::SocketNetwork& net, Listener& listener,
+                  std::unique_ptr<Conn>& accepted, const Identities& ids, Entropy& entropy) {
+  CountingHandler dialer_side, listener_side;
+  dialer_side.disconnect_after_hello = true;
+  std::unique_ptr<RlpxConn> out, in;
+  bool dial_failed = false;
+  net.Dial(listener.LocalEndpoint(), absl::Seconds(5),
+           [&](absl::StatusOr<std::unique_ptr<Conn>> c) {
+             if (!c.ok()) {
+               dial_failed = true;
+               return;
+             }
+             out = RlpxConn::Dial(&loop, std::move(*c), &ids.dial_key, ids.listen_pub,
+                                  ids.dial_hello, &entropy, &dialer_side);
+           });
+  bool ok = loop.RunUntil(
+      [&] {
+        if (accepted != nullptr && in == nullptr) {
+          in = RlpxConn::Accept(&loop, std::move(accepted), &ids.listen_key, ids.listen_hello,
+                                &entropy, &listener_side);
+        }
+        return dial_failed || (dialer_side.closed && listener_side.closed);
+      },
+      absl::Seconds(10));
+  return ok && !dial_failed && dialer_side.hello && listener_side.hello &&
+         listener_side.reason == rlpx::DisconnectReason::kRequested;
+}
+
+void RunLoopbackHandshakes(benchmark::State& state) {
+  auto loop = transport::EpollLoop::Create();
+  ABSL_RAW_CHECK(loop.ok(), "epoll loop");
+  transport::SocketNetwork net(loop->get());
+  transport::OpenSslEntropy entropy;
+  PrivateKey dial_key = PrivateKey::Generate(entropy);
+  PrivateKey listen_key = PrivateKey::Generate(entropy);
+  Identities ids{dial_key, listen_key, DerivePublicKey(listen_key), MakeHello(dial_key, "dialer"),
+                 MakeHello(listen_key, "listener")};
+  std::unique_ptr<Conn> accepted;
+  auto listener = net.Listen(*Endpoint::Parse("127.0.0.1:0"),
+                             [&](std::unique_ptr<Conn> c) { accepted = std::move(c); });
+  ABSL_RAW_CHECK(listener.ok(), "listen on 127.0.0.1");
+  int64_t done = 0;
+  for (auto _ : state) {
+    if (!OneHandshake(**loop, net, **listener, accepted, ids, entropy)) {
+      state.SkipWithError("handshake failed");
+      break;
+    }
+    ++done;
+  }
+  state.SetItemsProcessed(done);
+}
+
+void BM_FullHandshakeLoopback(benchmark::State& state) { RunLoopbackHandshakes(state); }
+BENCHMARK(BM_FullHandshakeLoopback)->UseRealTime();
+
+void BM_FullHandshakeLoopbackParallel(benchmark::State& state) { RunLoopbackHandshakes(state); }
+BENCHMARK(BM_FullHandshakeLoopbackParallel)->Threads(2)->UseRealTime();
+
+}  // namespace
+}  // namespace p2p

@@ -1,0 +1,186 @@
+#include "core/net/pipe.h"
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/internal/raw_logging.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
+#include "core/weak_flag.h"
+
+namespace p2p {
+namespace {
+
+// What travels from one end to the other: bytes, or the end of the stream
+// (OkStatus for an EOF, an error for a reset).
+struct Segment {
+  std::vector<uint8_t> data;
+  bool end = false;
+  absl::Status status;
+};
+
+class PipeEnd final : public Conn {
+ public:
+  PipeEnd(EventLoop* loop, const Endpoint& local, const Endpoint& remote, absl::Duration delay)
+      : loop_(loop), local_(local), remote_(remote), delay_(delay) {}
+
+  ~PipeEnd() override {
+    // A socket closed without Close() is a reset for the other side.
+    NotifyPeer(absl::UnavailableError("connection reset by peer"));
+  }
+
+  PipeEnd(const PipeEnd&) = delete;
+  PipeEnd& operator=(const PipeEnd&) = delete;
+
+  void Link(PipeEnd* peer) {
+    peer_ = peer;
+    peer_alive_ = peer->alive_.Weak();
+  }
+
+  void Start(ReadCallback on_read, CloseCallback on_close) override {
+    ABSL_RAW_CHECK(!started_, "Conn::Start called twice");
+    started_ = true;
+    on_read_ = std::move(on_read);
+    on_close_ = std::move(on_close);
+    if (!inbox_.empty()) PostPump();
+  }
+
+  void Write(absl::Span<const uint8_t> data) override {
+    if (ended_ || data.empty()) return;
+    Segment s;
+    s.data.assign(data.begin(), data.end());
+    SendToPeer(std::move(s));
+  }
+
+  size_t PendingWriteBytes() const override { return 0; }
+
+  void Close(const absl::Status& why, bool flush) override {
+    if (ended_) return;
+    NotifyPeer(flush ? absl::OkStatus() : absl::UnavailableError("connection reset by peer"));
+    EndLocally(why);
+    if (started_) PostPump();
+  }
+
+  Endpoint RemoteEndpoint() const override { return remote_; }
+  Endpoint LocalEndpoint() const override { return local_; }
+
+ private:
+  // Schedules `s` to arrive at the other end after the delay. Segments sent
+  // with one delay arrive in order: the loops run events due at the same
+  // instant in the order they were scheduled.
+  void SendToPeer(Segment s) {
+    if (!peer_alive_) return;
+    PipeEnd* peer = peer_;
+    peer->loop_->RunAfter(delay_, [peer, alive = peer_alive_, s = std::move(s)]() mutable {
+      if (!alive) return;
+      peer->Arrive(std::move(s));
+    });
+  }
+
+  // Sends the end of the stream (EOF or reset) once.
+  void NotifyPeer(absl::Status status) {
+    if (peer_notified_) return;
+    peer_notified_ = true;
+    Segment s;
+    s.end = true;
+    s.status = std::move(status);
+    SendToPeer(std::move(s));
+  }
+
+  // This end stops reading and writing; only the close callback is left.
+  void EndLocally(absl::Status why) {
+    ended_ = true;
+    inbox_.clear();
+    inbox_bytes_ = 0;
+    Segment s;
+    s.end = true;
+    s.status = std::move(why);
+    inbox_.push_back(std::move(s));
+  }
+
+  // Runs on this end's loop, from a scheduled event.
+  void Arrive(Segment s) {
+    if (ended_) return;  // Reading has stopped; the bytes are discarded.
+    if (s.end) {
+      ended_ = true;
+      peer_notified_ = true;  // The other side is gone already.
+      inbox_.push_back(std::move(s));
+    } else {
+      if (!started_ && inbox_bytes_ + s.data.size() > kMaxPipeUnstartedBytes) {
+        EndLocally(absl::UnavailableError(absl::StrCat("pipe: more than ", kMaxPipeUnstartedBytes,
+                                                       " bytes arrived before Start")));
+        NotifyPeer(absl::UnavailableError("connection reset by peer"));
+        return;
+      }
+      inbox_bytes_ += s.data.size();
+      inbox_.push_back(std::move(s));
+    }
+    if (started_) Pump();
+  }
+
+  void PostPump() {
+    if (pump_posted_) return;
+    pump_posted_ = true;
+    loop_->Post([this, alive = alive_.Weak()] {
+      if (!alive) return;
+      pump_posted_ = false;
+      Pump();
+    });
+  }
+
+  // Delivers the inbox in order. Callbacks may Close or destroy this end.
+  void Pump() {
+    WeakFlag::Ref alive = alive_.Weak();
+    while (started_ && !inbox_.empty()) {
+      Segment s = std::move(inbox_.front());
+      inbox_.pop_front();
+      if (s.end) {
+        CloseCallback cb = std::move(on_close_);
+        on_close_ = nullptr;
+        on_read_ = nullptr;
+        if (cb) cb(s.status);  // May destroy *this.
+        return;
+      }
+      inbox_bytes_ -= s.data.size();
+      if (on_read_) on_read_(absl::Span<const uint8_t>(s.data));
+      if (!alive) return;
+    }
+  }
+
+  EventLoop* loop_;
+  const Endpoint local_;
+  const Endpoint remote_;
+  const absl::Duration delay_;
+  PipeEnd* peer_ = nullptr;  // Valid while peer_alive_.
+  WeakFlag::Ref peer_alive_;
+  ReadCallback on_read_;
+  CloseCallback on_close_;
+  bool started_ = false;
+  bool ended_ = false;          // No more reads or writes.
+  bool peer_notified_ = false;  // EOF or reset sent, or the peer ended first.
+  bool pump_posted_ = false;
+  std::deque<Segment> inbox_;  // Undelivered bytes, then possibly the end.
+  size_t inbox_bytes_ = 0;
+  WeakFlag alive_;  // Last: dies first.
+};
+
+}  // namespace
+
+std::pair<std::unique_ptr<Conn>, std::unique_ptr<Conn>> NewConnPair(EventLoop* loop_a,
+                                                                    EventLoop* loop_b, Endpoint a,
+                                                                    Endpoint b,
+                                                                    absl::Duration one_way_delay) {
+  ABSL_RAW_CHECK(loop_a != nullptr && loop_b != nullptr, "NewConnPair: null loop");
+  if (one_way_delay < absl::ZeroDuration()) one_way_delay = absl::ZeroDuration();
+  auto end_a = std::make_unique<PipeEnd>(loop_a, a, b, one_way_delay);
+  auto end_b = std::make_unique<PipeEnd>(loop_b, b, a, one_way_delay);
+  end_a->Link(end_b.get());
+  end_b->Link(end_a.get());
+  return {std::unique_ptr<Conn>(std::move(end_a)), std::unique_ptr<Conn>(std::move(end_b))};
+}
+
+}  // namespace p2p
