@@ -7,6 +7,13 @@
 #include "core/rlpx/snappy_codec.h"
 
 namespace p2p::rlpx {
+
+namespace {
+// The p2p Disconnect message code, and the largest uncompressed Disconnect
+// payload accepted after snappy is on (a list with one reason byte).
+constexpr uint64_t kDisconnectMsgCode = 0x01;
+constexpr size_t kMaxRawDisconnectBytes = 2;
+}  // namespace
 namespace {
 
 constexpr size_t kHeaderBytes = 16;
@@ -232,6 +239,15 @@ absl::StatusOr<Message> FrameReader::ReadBody() {
     return msg;
   }
   absl::StatusOr<size_t> decoded_len = SnappyDecodedLength(data);
+  // Interop leniency: @ethereumjs/devp2p sends Disconnect as an uncompressed
+  // bare reason byte even after snappy is on. A small Disconnect payload that
+  // is not valid snappy is taken as it is (the ethereumjs peer does the same
+  // on its side); every other message must decompress.
+  if (msg.code == kDisconnectMsgCode && data.size() <= kMaxRawDisconnectBytes &&
+      (!decoded_len.ok() || !SnappyDecompress(data, kMaxFrameSize).ok())) {
+    msg.payload.assign(data.begin(), data.end());
+    return msg;
+  }
   if (!decoded_len.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("rlpx: ", decoded_len.status().message()));
   }
