@@ -1,5 +1,5 @@
-// Deterministic randomness. core/ and sim/ never use std::random_device,
-// rand() or the standard distributions (their output differs between
+// Deterministic randomness. core/ and sim/ never use the OS or C library
+// random sources or the standard distributions (their output differs between
 // standard libraries); every random decision goes through an Rng that was
 // forked from one root seed, so a run is reproduced by its seed alone.
 #ifndef P2P_CORE_RNG_H_
