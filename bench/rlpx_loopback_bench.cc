@@ -6,6 +6,7 @@
 // elliptic-curve work alone, both sides) from the same binary.
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "absl/base/internal/raw_logging.h"
 #include "benchmark/benchmark.h"
@@ -115,6 +116,75 @@ void RunLoopbackHandshakes(benchmark::State& state) {
   }
   state.SetItemsProcessed(done);
 }
+
+// The transport's share: the same TCP traffic as one full handshake (auth
+// 1 write, ack 1 write, a Hello each way, a Disconnect, graceful close of both
+// ends) with no cryptography at all, message sizes as in the real exchange.
+// BM_HandshakeCryptoFloor / (1/rate of this + 1/rate of the floor) is the
+// best BM_FullHandshakeLoopback can reach on this machine.
+void BM_TcpExchangeLoopback(benchmark::State& state) {
+  auto loop = transport::EpollLoop::Create();
+  ABSL_RAW_CHECK(loop.ok(), "epoll loop");
+  transport::SocketNetwork net(loop->get());
+  std::unique_ptr<Conn> accepted;
+  auto listener = net.Listen(*Endpoint::Parse("127.0.0.1:0"),
+                             [&](std::unique_ptr<Conn> c) { accepted = std::move(c); });
+  ABSL_RAW_CHECK(listener.ok(), "listen on 127.0.0.1");
+  const std::vector<uint8_t> auth(400, 1), ack(330, 2), hello(130, 3), disc(32, 4);
+  int64_t done = 0;
+  for (auto _ : state) {
+    std::unique_ptr<Conn> out, in;
+    size_t out_read = 0, in_read = 0;
+    bool out_closed = false, in_closed = false, failed = false;
+    net.Dial((*listener)->LocalEndpoint(), absl::Seconds(5),
+             [&](absl::StatusOr<std::unique_ptr<Conn>> c) {
+               if (!c.ok()) {
+                 failed = true;
+                 return;
+               }
+               out = std::move(*c);
+               out->Start(
+                   [&](absl::Span<const uint8_t> d) {
+                     out_read += d.size();
+                     // After the ack: our Hello. After their Hello: Disconnect.
+                     if (out_read == ack.size()) out->Write(hello);
+                     if (out_read == ack.size() + hello.size()) {
+                       out->Write(disc);
+                       out->Close(absl::OkStatus(), true);
+                     }
+                   },
+                   [&](const absl::Status&) { out_closed = true; });
+               out->Write(auth);
+             });
+    bool ok = (*loop)->RunUntil(
+        [&] {
+          if (accepted != nullptr && in == nullptr) {
+            in = std::move(accepted);
+            in->Start(
+                [&](absl::Span<const uint8_t> d) {
+                  in_read += d.size();
+                  if (in_read == auth.size()) {
+                    in->Write(ack);
+                    in->Write(hello);
+                  }
+                  if (in_read == auth.size() + hello.size() + disc.size()) {
+                    in->Close(absl::OkStatus(), true);
+                  }
+                },
+                [&](const absl::Status&) { in_closed = true; });
+          }
+          return failed || (out_closed && in_closed);
+        },
+        absl::Seconds(10));
+    if (!ok || failed) {
+      state.SkipWithError("exchange failed");
+      break;
+    }
+    ++done;
+  }
+  state.SetItemsProcessed(done);
+}
+BENCHMARK(BM_TcpExchangeLoopback)->UseRealTime();
 
 void BM_FullHandshakeLoopback(benchmark::State& state) { RunLoopbackHandshakes(state); }
 BENCHMARK(BM_FullHandshakeLoopback)->UseRealTime();

@@ -1,6 +1,7 @@
 #include "transport/openssl_entropy.h"
 
 #include <cstdint>
+#include <set>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -38,9 +39,27 @@ TEST(OpenSslEntropyTest, EmptySpanIsFine) {
 TEST(OpenSslEntropyTest, UsableThroughTheEntropySeam) {
   OpenSslEntropy impl;
   Entropy& entropy = impl;
-  uint8_t nonce[16] = {};
+  std::vector<uint8_t> nonce(16, 0);
   entropy.Fill(absl::MakeSpan(nonce));
-  SUCCEED();
+  EXPECT_NE(nonce, std::vector<uint8_t>(16, 0));
+}
+
+// Small draws come from the internal buffer: across several refills every
+// draw is fresh (never a wiped, all-zero or repeated slice of the buffer).
+TEST(OpenSslEntropyTest, BufferedDrawsAreDistinctAcrossRefills) {
+  OpenSslEntropy entropy;
+  std::set<std::vector<uint8_t>> seen;
+  const size_t sizes[] = {32, 16, 1, 65, 32, 7};
+  size_t total = 0;
+  for (int i = 0; total < 5 * OpenSslEntropy::kBufferBytes; ++i) {
+    std::vector<uint8_t> draw(sizes[i % 6], 0);
+    entropy.Fill(absl::MakeSpan(draw));
+    total += draw.size();
+    if (draw.size() >= 16) {
+      EXPECT_NE(draw, std::vector<uint8_t>(draw.size(), 0)) << "draw " << i;
+      EXPECT_TRUE(seen.insert(draw).second) << "draw " << i << " repeated";
+    }
+  }
 }
 
 }  // namespace

@@ -2,9 +2,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/sha.h>
 
+#include <cstring>
+#include <initializer_list>
 #include <utility>
 
 #include "absl/base/internal/raw_logging.h"
@@ -14,12 +14,57 @@
 namespace p2p {
 namespace {
 
+// OpenSSL 3 looks algorithms up by name (a provider fetch, with locks and
+// string compares) whenever a legacy EVP_aes_*()/EVP_sha256() handle is used
+// to initialise a context. Fetch each algorithm once per process instead;
+// function-local statics are initialised thread-safely and never freed.
+const EVP_CIPHER* FetchCipher(const char* name) {
+  const EVP_CIPHER* c = EVP_CIPHER_fetch(nullptr, name, nullptr);
+  if (c == nullptr) ABSL_RAW_LOG(FATAL, "OpenSSL: cipher %s unavailable", name);
+  return c;
+}
+
 const EVP_CIPHER* CtrCipher(size_t key_len) {
-  return key_len == 16 ? EVP_aes_128_ctr() : EVP_aes_256_ctr();
+  static const EVP_CIPHER* const aes128 = FetchCipher("AES-128-CTR");
+  static const EVP_CIPHER* const aes256 = FetchCipher("AES-256-CTR");
+  return key_len == 16 ? aes128 : aes256;
 }
 const EVP_CIPHER* EcbCipher(size_t key_len) {
-  return key_len == 16 ? EVP_aes_128_ecb() : EVP_aes_256_ecb();
+  static const EVP_CIPHER* const aes128 = FetchCipher("AES-128-ECB");
+  static const EVP_CIPHER* const aes256 = FetchCipher("AES-256-ECB");
+  return key_len == 16 ? aes128 : aes256;
 }
+
+const EVP_MD* Sha256Md() {
+  static const EVP_MD* const md = [] {
+    const EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (m == nullptr) ABSL_RAW_LOG(FATAL, "OpenSSL: SHA256 unavailable");
+    return m;
+  }();
+  return md;
+}
+
+// One SHA-256 over the concatenation of `parts`, on a caller-owned context.
+void Sha256Parts(EVP_MD_CTX* ctx, std::initializer_list<absl::Span<const uint8_t>> parts,
+                 uint8_t out[32]) {
+  bool ok = EVP_DigestInit_ex(ctx, Sha256Md(), nullptr) == 1;
+  for (const auto& p : parts) ok = ok && EVP_DigestUpdate(ctx, p.data(), p.size()) == 1;
+  unsigned int outl = 0;
+  ok = ok && EVP_DigestFinal_ex(ctx, out, &outl) == 1 && outl == 32;
+  ABSL_RAW_CHECK(ok, "SHA-256: OpenSSL failed");
+}
+
+class MdCtx {
+ public:
+  MdCtx() : ctx_(EVP_MD_CTX_new()) { ABSL_RAW_CHECK(ctx_ != nullptr, "EVP_MD_CTX_new"); }
+  ~MdCtx() { EVP_MD_CTX_free(ctx_); }
+  MdCtx(const MdCtx&) = delete;
+  MdCtx& operator=(const MdCtx&) = delete;
+  EVP_MD_CTX* get() { return ctx_; }
+
+ private:
+  EVP_MD_CTX* ctx_;
+};
 
 }  // namespace
 
@@ -100,27 +145,36 @@ void AesBlock::Encrypt(const uint8_t in[16], uint8_t out[16]) {
 
 std::array<uint8_t, 32> Sha256(absl::Span<const uint8_t> data) {
   std::array<uint8_t, 32> out;
-  ::SHA256(data.data(), data.size(), out.data());
+  MdCtx ctx;
+  Sha256Parts(ctx.get(), {data}, out.data());
   return out;
 }
 
+// HMAC (RFC 2104) with SHA-256's 64-byte block, on the fetched digest.
 std::array<uint8_t, 32> HmacSha256(absl::Span<const uint8_t> key,
                                    std::initializer_list<absl::Span<const uint8_t>> parts) {
-  std::array<uint8_t, 32> out{};
-  EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  ABSL_RAW_CHECK(mac != nullptr, "HMAC: EVP_MAC_fetch failed");
-  EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac);
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string("digest", const_cast<char*>("SHA256"), 0),
-      OSSL_PARAM_construct_end(),
-  };
-  bool ok = ctx != nullptr && EVP_MAC_init(ctx, key.data(), key.size(), params) == 1;
-  for (const auto& p : parts) ok = ok && EVP_MAC_update(ctx, p.data(), p.size()) == 1;
-  size_t outl = 0;
-  ok = ok && EVP_MAC_final(ctx, out.data(), &outl, out.size()) == 1 && outl == 32;
-  EVP_MAC_CTX_free(ctx);
-  EVP_MAC_free(mac);
+  constexpr size_t kBlock = 64;
+  MdCtx ctx;
+  uint8_t k[kBlock] = {};
+  if (key.size() > kBlock) {
+    Sha256Parts(ctx.get(), {key}, k);
+  } else if (!key.empty()) {
+    std::memcpy(k, key.data(), key.size());
+  }
+  uint8_t pad[kBlock];
+  for (size_t i = 0; i < kBlock; ++i) pad[i] = k[i] ^ 0x36;
+  bool ok = EVP_DigestInit_ex(ctx.get(), Sha256Md(), nullptr) == 1 &&
+            EVP_DigestUpdate(ctx.get(), pad, kBlock) == 1;
+  for (const auto& p : parts) ok = ok && EVP_DigestUpdate(ctx.get(), p.data(), p.size()) == 1;
+  uint8_t inner[32];
+  unsigned int outl = 0;
+  ok = ok && EVP_DigestFinal_ex(ctx.get(), inner, &outl) == 1 && outl == 32;
   ABSL_RAW_CHECK(ok, "HMAC-SHA256: OpenSSL failed");
+  for (size_t i = 0; i < kBlock; ++i) pad[i] = k[i] ^ 0x5c;
+  std::array<uint8_t, 32> out;
+  Sha256Parts(ctx.get(), {absl::MakeConstSpan(pad), absl::MakeConstSpan(inner)}, out.data());
+  OPENSSL_cleanse(k, sizeof(k));
+  OPENSSL_cleanse(pad, sizeof(pad));
   return out;
 }
 
