@@ -1,0 +1,51 @@
+// The admin API of a node: JSON over HTTP-like requests, and Prometheus
+// metrics. Transport-free (the HTTP server in transport/ calls Handle), so the
+// same API can be driven in tests and in the simulator.
+//
+// Routes:
+//   GET    /nodeinfo            {"id","enode","listen","caps"}
+//   GET    /peers               [{"id","enode","name","caps","inbound","static",
+//                                 "trusted","connected_seconds","remote"}...]
+//                               ordered by node ID
+//   POST   /peers/static        body: an enode URL -> AddPeer
+//   DELETE /peers/static/ID     RemovePeer (ID: 64 hex digits)
+//   POST   /peers/trusted       body: an enode URL -> AddTrustedPeer
+//   DELETE /peers/trusted/ID    RemoveTrustedPeer
+//   GET    /metrics             Prometheus text format 0.0.4
+// Errors are JSON {"error": "..."} with 400 (bad input, naming it), 404
+// (unknown route or ID) or 405 (known route, wrong method).
+#ifndef P2P_CORE_SERVER_ADMIN_API_H_
+#define P2P_CORE_SERVER_ADMIN_API_H_
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "core/server/server.h"
+
+namespace p2p {
+
+struct AdminResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+
+class AdminApi {
+ public:
+  // `server` and `clock` must outlive the API.
+  AdminApi(Server* server, const Clock* clock) : server_(server), clock_(clock) {}
+
+  AdminResponse Handle(absl::string_view method, absl::string_view path, absl::string_view body);
+
+  std::string NodeInfoJson() const;
+  std::string PeersJson() const;
+  std::string Metrics() const;
+
+ private:
+  Server* server_;
+  const Clock* clock_;
+};
+
+}  // namespace p2p
+
+#endif  // P2P_CORE_SERVER_ADMIN_API_H_

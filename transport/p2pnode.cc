@@ -1,0 +1,190 @@
+// p2pnode: a devp2p node over real TCP. The go-ethereum server and dialer
+// from core/, on one epoll loop, with an admin HTTP endpoint (see
+// core/server/admin_api.h) and clean shutdown on SIGINT/SIGTERM.
+//
+// Output contract (scripts rely on it): the first line on stdout is the
+// node's enode URL, then "admin http://HOST:PORT" when the admin endpoint is
+// enabled; logs go to stderr. Exit codes: 0 after a clean shutdown, 1 on a
+// runtime failure (cannot listen, cannot write the key), 2 for bad flags.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "core/log.h"
+#include "core/server/admin_api.h"
+#include "core/server/server.h"
+#include "transport/epoll_loop.h"
+#include "transport/http_server.h"
+#include "transport/node_flags.h"
+#include "transport/openssl_entropy.h"
+#include "transport/tcp_network.h"
+
+namespace p2p::transport {
+namespace {
+
+EpollLoop* g_loop = nullptr;
+volatile sig_atomic_t g_signals = 0;
+
+void OnSignal(int) {
+  ++g_signals;
+  if (g_signals > 1) _exit(130);  // A second signal: give up on a clean stop.
+  if (g_loop != nullptr) g_loop->RequestStopFromSignal();
+}
+
+// Log lines on stderr: "<wall time> LEVEL message".
+class StderrLogger : public Logger {
+ public:
+  explicit StderrLogger(int verbosity) : verbosity_(verbosity) {}
+  bool Enabled(LogLevel level) const override { return static_cast<int>(level) <= verbosity_; }
+  void Log(LogLevel level, absl::string_view msg) override {
+    if (!Enabled(level)) return;
+    const std::string line =
+        absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3S", absl::Now(), absl::UTCTimeZone()), " ",
+                     LogLevelName(level), " ", msg, "\n");
+    fwrite(line.data(), 1, line.size(), stderr);
+  }
+
+ private:
+  int verbosity_;
+};
+
+// The admin endpoint listens on loopback, where any web page the operator
+// visits could reach it. Requests that change state are refused when they
+// carry an Origin header (browsers always send one for cross-site POSTs) or
+// name a Host that is not a loopback name (DNS rebinding).
+absl::string_view CrossSiteRefusal(const HttpRequest& req) {
+  if (req.method == "GET" || req.method == "HEAD") return "";
+  for (const auto& [name, value] : req.headers) {
+    if (name == "origin") return "cross-origin requests may not change state";
+    if (name == "host") {
+      absl::string_view host = value;
+      if (absl::StartsWith(host, "[")) {
+        host = host.substr(0, host.find(']') + 1);
+      } else {
+        host = host.substr(0, host.find(':'));
+      }
+      if (host != "localhost" && host != "[::1]" && !absl::StartsWith(host, "127.")) {
+        return "Host must be a loopback name for requests that change state";
+      }
+    }
+  }
+  return "";
+}
+
+int Run(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  absl::StatusOr<NodeFlags> flags = ParseNodeFlags(args);
+  if (!flags.ok()) {
+    std::cerr << "p2pnode: " << flags.status().message() << "\n";
+    return 2;
+  }
+  if (flags->help) {
+    std::cout << NodeUsage();
+    return 0;
+  }
+  StderrLogger log(flags->verbosity_number);
+  OpenSslEntropy entropy;
+  bool ephemeral = false;
+  absl::StatusOr<PrivateKey> key = LoadOrCreateNodeKey(*flags, entropy, &ephemeral);
+  if (!key.ok()) {
+    std::cerr << "p2pnode: " << key.status().message() << "\n";
+    return key.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  if (ephemeral) log.Log(LogLevel::kWarn, "no --datadir or --nodekey: using a temporary node key");
+
+  absl::StatusOr<std::unique_ptr<EpollLoop>> loop = EpollLoop::Create();
+  if (!loop.ok()) {
+    std::cerr << "p2pnode: " << loop.status().message() << "\n";
+    return 1;
+  }
+  SocketNetwork net(loop->get(), &log);
+
+  ServerConfig cfg;
+  cfg.key = *key;
+  cfg.name = flags->identity;
+  cfg.max_peers = flags->max_peers;
+  cfg.max_pending_peers = flags->max_pending_peers;
+  cfg.dial_ratio = flags->dial_ratio;
+  cfg.no_dial = flags->no_dial;
+  cfg.dial_generation = flags->dial_policy;
+  cfg.listen = flags->listen;
+  cfg.ext_ip = flags->ext_ip;
+  cfg.static_nodes = flags->static_nodes;
+  cfg.trusted_nodes = flags->trusted_nodes;
+  cfg.bootnodes = flags->bootnodes;
+  cfg.net_restrict = flags->net_restrict;
+  cfg.protocols = NoOpProtocols(flags->caps);
+  ServerDeps deps;
+  deps.loop = loop->get();
+  deps.net = &net;
+  deps.entropy = &entropy;
+  {
+    uint64_t seed = 0;
+    entropy.Fill(absl::MakeSpan(reinterpret_cast<uint8_t*>(&seed), sizeof(seed)));
+    deps.rng = Rng(seed);
+  }
+  deps.log = &log;
+  Server server(std::move(cfg), deps);
+  if (absl::Status s = server.Start(); !s.ok()) {
+    std::cerr << "p2pnode: cannot start: " << s.message() << "\n";
+    return 1;
+  }
+
+  AdminApi api(&server, loop->get());
+  std::unique_ptr<HttpServer> admin;
+  if (flags->admin) {
+    auto h = HttpServer::Start(loop->get(), &net, *flags->admin, [&api](const HttpRequest& req) {
+      if (absl::string_view why = CrossSiteRefusal(req); !why.empty()) {
+        return HttpResponse{403, "application/json", absl::StrCat("{\"error\":\"", why, "\"}\n")};
+      }
+      AdminResponse r = api.Handle(req.method, req.path, req.body);
+      return HttpResponse{r.status, r.content_type, std::move(r.body)};
+    });
+    if (!h.ok()) {
+      std::cerr << "p2pnode: cannot start admin endpoint on " << flags->admin->ToString() << ": "
+                << h.status().message() << "\n";
+      return 1;
+    }
+    admin = *std::move(h);
+  }
+
+  std::cout << server.Self().ToEnode() << "\n";
+  if (admin) std::cout << "admin http://" << admin->LocalEndpoint().ToString() << "\n";
+  std::cout.flush();
+  log.Log(LogLevel::kInfo,
+          absl::StrCat("started p2p node ", server.Self().ToEnode(), " maxpeers=", flags->max_peers,
+                       " dialer=", DialGenerationName(flags->dial_policy)));
+
+  g_loop = loop->get();
+  struct sigaction sa = {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  (*loop)->Run();
+
+  log.Log(LogLevel::kInfo, absl::StrCat("shutting down: ", server.PeerCount(), " peers"));
+  admin.reset();
+  server.Stop();
+  // Peers get DiscQuitting (1 s to flush it); then everything is closed.
+  const bool clean = (*loop)->RunUntil([&] { return server.stopped(); }, absl::Seconds(3));
+  log.Log(LogLevel::kInfo, clean ? "stopped" : "stopped (some connections did not close in time)");
+  g_loop = nullptr;
+  return 0;
+}
+
+}  // namespace
+}  // namespace p2p::transport
+
+int main(int argc, char** argv) { return p2p::transport::Run(argc, argv); }
