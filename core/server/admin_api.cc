@@ -113,6 +113,8 @@ std::string AdminApi::Metrics() const {
   m.Header("p2p_peers", "gauge", "Connected peers by direction.");
   m.Sample("p2p_peers", "direction", "inbound", inbound);
   m.Sample("p2p_peers", "direction", "outbound", static_cast<int64_t>(peers.size()) - inbound);
+  m.Header("p2p_peers_peak", "gauge", "Most peers connected at once since start.");
+  m.Sample("p2p_peers_peak", server_->stats().peak_peers);
   m.Header("p2p_pending_connections", "gauge", "Connections in setup (not yet peers).");
   m.Sample("p2p_pending_connections", server_->PendingConnections());
 

@@ -659,6 +659,7 @@ void Server::AddPeerCheckpoint(Conn* c) {
     ReleaseInboundToken();
   }
   ++stats_.peers_added;
+  stats_.peak_peers = std::max<int64_t>(stats_.peak_peers, static_cast<int64_t>(peers_.size()));
   c->Continue();
   if (c->pending_inbound) {
     c->pending_inbound = false;

@@ -137,6 +137,7 @@ struct ServerStats {
   // Setup failures by "<stage>: <reason>" text.
   std::map<std::string, int64_t> setup_failures;
   int64_t peers_added = 0;
+  int64_t peak_peers = 0;  // Most peers ever connected at once.
   std::map<std::string, int64_t> peers_dropped;  // reason -> count
   uint64_t bytes_in = 0;                         // All connections, closed and live.
   uint64_t bytes_out = 0;

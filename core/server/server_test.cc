@@ -328,6 +328,7 @@ TEST_F(ServerTest, AtCapOnlyTrustedPass) {
   EXPECT_EQ(find(trusted.id).flags, kInboundConn);
   srv.AddTrustedPeer(trusted);
   EXPECT_EQ(find(trusted.id).flags, kInboundConn | kTrustedConn);
+  EXPECT_EQ(srv.stats().peak_peers, 4);
 }
 
 // MaxPeers 0 rejects everything but trusted nodes.
