@@ -62,6 +62,7 @@ class MemSwitch::Host final : public Network {
     Endpoint to;
     absl::Duration latency;
     bool times_out = false;      // Finishes at the timeout, before the round trip.
+    MonoTime deadline;           // Start + timeout.
     absl::Status status;         // Set when the dial fails before finishing.
     std::unique_ptr<Conn> conn;  // The dialer's end, once a listener took the other.
     DialCallback done;
@@ -260,6 +261,7 @@ void MemSwitch::Host::Dial(const Endpoint& to, absl::Duration timeout, DialCallb
   d.local = Endpoint{ip_, local_port};
   d.latency = sw_->OneWayLatency(ip_, to.ip);
   if (timeout < absl::ZeroDuration()) timeout = absl::ZeroDuration();
+  d.deadline = loop_->Now() + timeout;
 
   // Arrival is scheduled first so that, at equal times, it runs first.
   const absl::Duration round_trip = 2 * d.latency;
@@ -276,8 +278,20 @@ void MemSwitch::Host::ArriveDial(uint64_t id) {
   PendingDial& d = it->second;
   d.arrive_timer = kNoTimer;
 
+  const MemVerdict verdict =
+      sw_->opts_.filter ? sw_->opts_.filter(ip_, d.to.ip, true) : MemVerdict::kDeliver;
+  if (verdict != MemVerdict::kDeliver) ++sw_->stats_.filtered;
+  if (verdict == MemVerdict::kDrop) {
+    // The SYN is lost: the dialer waits for its timeout.
+    if (!d.times_out) {
+      loop_->Cancel(d.finish_timer);
+      d.times_out = true;
+      d.finish_timer = loop_->RunAt(d.deadline, [this, id] { FinishDial(id); });
+    }
+    return;
+  }
   TcpListener* listener = nullptr;
-  auto host = sw_->hosts_.find(d.to.ip);
+  auto host = verdict == MemVerdict::kRefuse ? sw_->hosts_.end() : sw_->hosts_.find(d.to.ip);
   if (host != sw_->hosts_.end()) {
     auto l = host->second->listeners_.find(d.to.port);
     if (l != host->second->listeners_.end()) listener = l->second;
@@ -380,6 +394,11 @@ absl::Duration MemSwitch::OneWayLatency(const IpAddress& from, const IpAddress& 
 }
 
 void MemSwitch::ArrivePacket(const Endpoint& from, const Endpoint& to, std::vector<uint8_t> data) {
+  if (opts_.filter && opts_.filter(from.ip, to.ip, false) != MemVerdict::kDeliver) {
+    ++stats_.filtered;
+    ++stats_.packets_dropped;
+    return;
+  }
   auto host = hosts_.find(to.ip);
   if (host != hosts_.end()) {
     auto socket = host->second->sockets_.find(to.port);

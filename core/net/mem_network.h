@@ -81,6 +81,16 @@ inline constexpr size_t kMaxMemDatagramBytes = 65507;
 inline constexpr uint16_t kMemFirstEphemeralPort = 32768;
 inline constexpr uint16_t kMemLastEphemeralPort = 65535;
 
+// What happens to a connection attempt or datagram from one host to an
+// address, decided when it arrives (see MemSwitchOptions::filter).
+enum class MemVerdict {
+  kDeliver,  // Normal delivery.
+  kRefuse,   // TCP: the destination answers with a reset ("connection
+             // refused" at 2L). Datagrams: dropped.
+  kDrop,     // Lost on the way (NAT, firewall, partition): a dial times out
+             // at its timeout; datagrams are dropped.
+};
+
 struct MemSwitchOptions {
   // One-way delay used when `latency` is not set.
   absl::Duration default_latency = absl::ZeroDuration();
@@ -90,6 +100,10 @@ struct MemSwitchOptions {
   // Optional: the one-way delay from host `from` to address `to`. Must be
   // deterministic (a pure function or driven by a seeded Rng).
   absl::AnyInvocable<absl::Duration(const IpAddress& from, const IpAddress& to)> latency;
+  // Optional: decides the fate of each SYN and datagram when it arrives
+  // (`from` host, `to` address; `tcp` tells which). Unset: kDeliver. Must be
+  // deterministic. Counted in MemSwitchStats::filtered.
+  absl::AnyInvocable<MemVerdict(const IpAddress& from, const IpAddress& to, bool tcp)> filter;
 };
 
 // Counters over the switch's lifetime.
@@ -100,6 +114,7 @@ struct MemSwitchStats {
   int64_t packets_sent = 0;       // Datagrams SendTo accepted.
   int64_t packets_delivered = 0;  // Datagrams handed to a packet callback.
   int64_t packets_dropped = 0;    // Datagrams that found no socket on arrival.
+  int64_t filtered = 0;           // SYNs and datagrams refused or dropped by the filter.
 };
 
 // The wiring between in-memory hosts. See the file comment for the model.

@@ -227,6 +227,37 @@ TEST_F(MemNetworkTest, DialWithoutListenerIsRefusedAfterOneRoundTrip) {
   EXPECT_EQ(sw_->stats().accepted, 0);
 }
 
+// The filter decides at arrival: kRefuse answers like a closed port, kDrop
+// loses the SYN (the dial times out) and drops datagrams.
+TEST_F(MemNetworkTest, FilterRefusesOrDropsAtArrival) {
+  MemSwitchOptions opts = Latency(absl::Milliseconds(10));
+  opts.filter = [](const IpAddress& from, const IpAddress& to, bool tcp) {
+    if (to == Ip("10.0.0.2")) return MemVerdict::kRefuse;
+    if (to == Ip("10.0.0.3") && from == Ip("10.0.0.1")) return MemVerdict::kDrop;
+    (void)tcp;
+    return MemVerdict::kDeliver;
+  };
+  Make(std::move(opts));
+  AcceptLog accepted_b, accepted_c;
+  auto lb = Listen(*b_, Ep("10.0.0.2:30303"), &accepted_b);
+  auto lc = Listen(*c_, Ep("10.0.0.3:30303"), &accepted_c);
+  DialLog refused, dropped, fine;
+  Dial(*a_, Ep("10.0.0.2:30303"), absl::Seconds(1), &refused);
+  Dial(*a_, Ep("10.0.0.3:30303"), absl::Seconds(1), &dropped);
+  Dial(*b_, Ep("10.0.0.3:30303"), absl::Seconds(1), &fine);
+  q_.RunUntilIdle();
+  EXPECT_EQ(refused.time_ns, 20 * kMs);
+  EXPECT_EQ(refused.status,
+            absl::UnavailableError("dial tcp 10.0.0.2:30303: connection refused"));
+  EXPECT_EQ(dropped.time_ns, 1000 * kMs);
+  EXPECT_EQ(dropped.status,
+            absl::DeadlineExceededError("dial tcp 10.0.0.3:30303: i/o timeout"));
+  EXPECT_TRUE(fine.status.ok());
+  EXPECT_TRUE(accepted_b.conns.empty());
+  EXPECT_EQ(accepted_c.conns.size(), 1u);
+  EXPECT_EQ(sw_->stats().filtered, 2);
+}
+
 TEST_F(MemNetworkTest, InvalidDialAddressesFailAtOnceButPosted) {
   Make(Latency(absl::Milliseconds(10)));
   DialLog port0, unspecified;
