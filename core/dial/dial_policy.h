@@ -75,6 +75,11 @@ class DialObserver {
   virtual void OnDialEvent(const DialEvent& event) = 0;
 };
 
+// A dial error's text without the address it names, for counters and metric
+// labels of bounded cardinality: "dial tcp 1.2.3.4:30303: connection refused"
+// -> "connection refused"; other texts are returned unchanged.
+std::string DialFailureReason(const absl::Status& status);
+
 // Counters kept by every dialer. Maps are ordered for deterministic output.
 struct DialStats {
   int64_t dials_started = 0;
@@ -85,7 +90,7 @@ struct DialStats {
   int64_t resolve_failures = 0;
   int64_t lookups = 0;                             // Legacy discover tasks.
   std::map<std::string, int64_t> discarded;        // checkDial reason -> count.
-  std::map<std::string, int64_t> failures;         // Dial error text -> count.
+  std::map<std::string, int64_t> failures;         // DialFailureReason -> count.
 };
 
 struct DialConfig {

@@ -1,5 +1,7 @@
-#include "absl/strings/str_cat.h"
 #include "core/dial/dial_policy.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 
 namespace p2p {
 
@@ -16,6 +18,15 @@ absl::StatusOr<DialGeneration> ParseDialGeneration(absl::string_view name) {
   if (name == "legacy") return DialGeneration::kLegacy;
   return absl::InvalidArgumentError(absl::StrCat(
       "unknown dial policy \"", name, "\" (want \"current\" or \"legacy\")"));
+}
+
+std::string DialFailureReason(const absl::Status& status) {
+  absl::string_view msg = status.message();
+  if (absl::StartsWith(msg, "dial tcp ")) {
+    const size_t sep = msg.find(": ");
+    if (sep != absl::string_view::npos) msg.remove_prefix(sep + 2);
+  }
+  return std::string(msg);
 }
 
 absl::string_view DialEventKindName(DialEvent::Kind kind) {

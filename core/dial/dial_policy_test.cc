@@ -281,3 +281,18 @@ TEST(DialPolicy, FactoryAndNames) {
 
 }  // namespace
 }  // namespace p2p
+
+namespace p2p {
+namespace {
+
+TEST(DialFailureReasonTest, StripsTheAddress) {
+  EXPECT_EQ(DialFailureReason(absl::UnavailableError("dial tcp 1.2.3.4:30303: connection refused")),
+            "connection refused");
+  EXPECT_EQ(DialFailureReason(absl::DeadlineExceededError("dial tcp [::1]:1: i/o timeout")),
+            "i/o timeout");
+  EXPECT_EQ(DialFailureReason(absl::AbortedError("too many peers")), "too many peers");
+  EXPECT_EQ(DialFailureReason(absl::UnavailableError("dial tcp weird")), "dial tcp weird");
+}
+
+}  // namespace
+}  // namespace p2p

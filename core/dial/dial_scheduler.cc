@@ -356,7 +356,7 @@ void DialScheduler::FinishTask(uint64_t attempt, absl::Status status) {
   }
   task->attempt = 0;
   const NodeId id = task->dest.id;
-  if (!status.ok()) stats_.failures[std::string(status.message())]++;
+  if (!status.ok()) stats_.failures[DialFailureReason(status)]++;
   Emit(DialEvent::Kind::kDialDone, task->dest, task->flags, status);
   dialing_.erase(id);
   // Dynamic tasks and removed statics are owned by detached_; free them now.

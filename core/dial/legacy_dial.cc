@@ -507,7 +507,7 @@ void LegacyDialer::FinishRun(uint64_t run_id, absl::Status status) {
   if (run->watchdog != kNoTimer) deps_.loop->Cancel(run->watchdog);
   if (run->task.kind == LegacyTask::Kind::kDial) {
     const LegacyDialTask& t = *run->task.dial;
-    if (!status.ok()) stats_.failures[std::string(status.message())]++;
+    if (!status.ok()) stats_.failures[DialFailureReason(status)]++;
     Emit(DialEvent::Kind::kDialDone, t.dest, t.flags, status);
   }
   if (log_->Enabled(LogLevel::kTrace)) {
