@@ -7,7 +7,11 @@
 // Every rejection is an InvalidArgument whose message names the file (when
 // loaded from one), the field path and the bad value, e.g.
 //   scenarios/x.textproto: groups[2].churn.lifetime.mean: invalid duration "ten minutes"
-//   scenarios/x.textproto:14:3: unknown field "maxpeers" (a protobuf text-format error)
+//   scenarios/x.textproto:14:11: Message type "p2p.sim.proto.ServerSettings" has no field
+//       named "maxpeers". (a protobuf text-format error; line:column are 1-based and
+//       where protobuf's tokenizer stood, here the ':' after the name)
+// Only the first problem is reported. With an empty origin the messages
+// start at the position or the field path.
 #ifndef P2P_SIM_SCENARIO_H_
 #define P2P_SIM_SCENARIO_H_
 
@@ -24,19 +28,29 @@
 
 namespace p2p::sim {
 
-// "250ms", "90s", "10m", "2h", "1h30m"; non-negative and finite. Errors:
-// InvalidArgument `invalid duration "<text>"`.
+// Bounds of a scenario: nodes over all groups, and every duration in it (run
+// time, latencies, distribution parameters; samples are clamped to it).
+inline constexpr int kMaxScenarioNodes = 1000000;
+inline constexpr absl::Duration kMaxSimDuration = absl::Hours(1000);
+
+// absl::ParseDuration syntax ("250ms", "90s", "10m", "2h", "1h30m", "1.5s",
+// "0"); non-negative and finite: "-1s", "-0s", "inf" and "" are refused.
+// Errors: InvalidArgument `invalid duration "<text>"`. No upper bound here
+// (ParseScenario applies kMaxSimDuration to every field).
 absl::StatusOr<absl::Duration> ParseSimDuration(absl::string_view text);
 
 struct DistributionSpec {
   enum class Kind { kConstant, kExponential, kWeibull, kPareto, kUniform };
   Kind kind = Kind::kConstant;
-  absl::Duration mean;   // Constant value, exponential mean, Weibull/Pareto scale.
-  double shape = 1;      // Weibull (> 0), Pareto (> 1).
+  absl::Duration mean;      // Constant value, exponential mean, Weibull/Pareto scale.
+  double shape = 1;         // Weibull (> 0), Pareto (> 1).
   absl::Duration min, max;  // Uniform.
 };
 
-// Draws one value (never negative) from `d` using only `rng`.
+// Draws one value in [0, kMaxSimDuration] from `d` using only `rng`:
+// constant draws nothing, exponential/Weibull/Pareto one Next64 (inverse
+// transform with std::log/std::pow: identical for a given libm), uniform one
+// Rng::Range over integer nanoseconds (inclusive bounds).
 absl::Duration SampleDuration(const DistributionSpec& d, Rng& rng);
 
 struct ChurnSpec {
@@ -50,8 +64,8 @@ struct ChurnSpec {
 struct GroupSpec {
   std::string name;
   int count = 0;
-  int region = 0;                 // Index into ScenarioSpec::regions.
-  int access = -1;                // Index into access_profiles, -1 = none.
+  int region = 0;   // Index into ScenarioSpec::regions.
+  int access = -1;  // Index into access_profiles, -1 = none.
   bool unreachable = false;
   bool bootnode = false;
   absl::Duration join_window;
@@ -87,7 +101,7 @@ struct FaultSpec {
 
 struct PeerFillSpec {
   std::string name;
-  std::vector<int> groups;        // Empty: all groups.
+  std::vector<int> groups;  // Empty: all groups.
   bool reachable_only = false;
   int min_peers = 0;
   double fraction = 0;
@@ -105,9 +119,11 @@ struct ScenarioSpec {
   // the diagonal is each region's internal latency. Missing links default to
   // the larger internal latency of the two regions.
   std::vector<std::vector<absl::Duration>> latency;
-  double jitter = 0.1;
+  double jitter = 0;  // In [0, 1); 0 = none (the file's value as given).
   std::vector<AccessSpec> access_profiles;
   double refuse_fraction = 0;
+  bool modelled_handshake = false;  // network.handshake == MODELLED.
+  absl::Duration modelled_handshake_cpu = absl::Microseconds(300);
   std::vector<FaultSpec> faults;
   enum class Discovery { kOracle, kStaticOnly };
   Discovery discovery = Discovery::kOracle;

@@ -21,6 +21,10 @@ scan() {
     { grep -vE '^[^:]+:[0-9]+:\s*//' || true; } |
     while IFS= read -r hit; do
       file="${hit%%:*}"
+      # sim/tools/ holds the front ends (p2psim): files and progress output.
+      if [[ "$file" == sim/tools/* ]]; then
+        continue
+      fi
       if [[ "$file" == "$ALLOWED_FILE" && "$hit" == *"$MARK"* ]]; then
         continue
       fi
@@ -31,7 +35,8 @@ scan() {
 # Self-check: the scanner must catch a planted violation, or this test
 # could never fail.
 tmp="$(mktemp -d)"
-mkdir -p "$tmp/core" "$tmp/sim"
+mkdir -p "$tmp/core" "$tmp/sim/tools"
+printf 'auto t = absl::Now();\n' >"$tmp/sim/tools/front.cc"
 printf 'int f() { return rand(); }\n' >"$tmp/core/a.cc"
 printf 'auto t = absl::Now();  %s\n' "$MARK" >"$tmp/sim/other.cc"
 printf 'auto t = absl::Now();  %s\n' "$MARK" >"$tmp/sim/wall_clock.cc"

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/base/internal/raw_logging.h"
+#include "core/weak_flag.h"
 
 namespace p2p {
 namespace {
@@ -173,6 +174,58 @@ class FilterIterator : public NodeIterator {
 
 std::unique_ptr<NodeIterator> NewFixedIterator(EventLoop* loop, std::vector<Node> nodes) {
   return std::make_unique<SliceIterator>(loop, std::move(nodes), /*cycle=*/false);
+}
+
+namespace {
+
+class PacedIterator : public NodeIterator {
+ public:
+  PacedIterator(EventLoop* loop, std::unique_ptr<NodeIterator> source, absl::Duration gap)
+      : loop_(loop), source_(std::move(source)), gap_(gap) {}
+  ~PacedIterator() override {
+    if (timer_ != 0) loop_->Cancel(timer_);
+  }
+  void Next(NextCallback cb) override {
+    source_->Next([this, alive = alive_.Weak(), cb = std::move(cb)](std::optional<Node> n) mutable {
+      if (!alive) return;
+      if (!n) {  // Ended: no reason to wait.
+        cb(std::nullopt);
+        return;
+      }
+      pending_ = std::move(cb);
+      timer_ = loop_->RunAfter(gap_, [this, n = std::move(n)]() mutable {
+        timer_ = 0;
+        NextCallback done = std::move(pending_);
+        pending_ = nullptr;
+        done(std::move(n));
+      });
+    });
+  }
+  void Close() override {
+    source_->Close();
+    if (timer_ != 0) {
+      loop_->Cancel(timer_);
+      timer_ = 0;
+      loop_->Post([cb = std::move(pending_)]() mutable { cb(std::nullopt); });
+      pending_ = nullptr;
+    }
+  }
+
+ private:
+  EventLoop* loop_;
+  std::unique_ptr<NodeIterator> source_;
+  absl::Duration gap_;
+  NextCallback pending_;
+  TimerId timer_ = 0;
+  WeakFlag alive_;  // Last: dies first.
+};
+
+}  // namespace
+
+std::unique_ptr<NodeIterator> NewPacedIterator(EventLoop* loop,
+                                               std::unique_ptr<NodeIterator> source,
+                                               absl::Duration gap) {
+  return std::make_unique<PacedIterator>(loop, std::move(source), gap);
 }
 
 std::unique_ptr<NodeIterator> NewCycleIterator(EventLoop* loop, std::vector<Node> nodes) {

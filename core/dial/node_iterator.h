@@ -47,6 +47,14 @@ std::unique_ptr<NodeIterator> NewFixedIterator(EventLoop* loop,
 std::unique_ptr<NodeIterator> NewCycleIterator(EventLoop* loop,
                                                std::vector<Node> nodes);
 
+// Hands out the nodes of `source` no faster than one per `gap` (each node is
+// delivered `gap` after the source produced it). A source that never blocks
+// (a cycle over a fixed list) would otherwise let the dialer spin through
+// candidates that all fail its checks at one instant. Owns `source`.
+std::unique_ptr<NodeIterator> NewPacedIterator(EventLoop* loop,
+                                               std::unique_ptr<NodeIterator> source,
+                                               absl::Duration gap);
+
 // Yields the nodes of `source` for which `keep` is true (enode.Filter).
 // Owns `source`.
 std::unique_ptr<NodeIterator> NewFilterIterator(

@@ -228,6 +228,43 @@ TEST_F(NodeIteratorTest, CycleRepeats) {
   EXPECT_EQ(Read(*it), "<end>");
 }
 
+// ---- Paced ----
+
+TEST_F(NodeIteratorTest, PacedDeliversOnePerGap) {
+  auto it = NewPacedIterator(&loop_, NewCycleIterator(&loop_, labels_.MakeMany("n", 2)),
+                             absl::Milliseconds(250));
+  EXPECT_EQ(Read(*it), "n0");
+  EXPECT_EQ(last_at_ns_, 250 * kMs);
+  EXPECT_EQ(Read(*it), "n1");
+  EXPECT_EQ(last_at_ns_, 500 * kMs);
+  EXPECT_EQ(Read(*it), "n0");
+  EXPECT_EQ(last_at_ns_, 750 * kMs);
+}
+
+TEST_F(NodeIteratorTest, PacedCloseWhileWaitingEndsAtOnce) {
+  auto it = NewPacedIterator(&loop_, NewCycleIterator(&loop_, labels_.MakeMany("n", 2)),
+                             absl::Seconds(10));
+  std::shared_ptr<Got> got = Request(*it);
+  queue_.RunUntil(1000 * kMs);  // The source answered; the gap is running.
+  it->Close();
+  EXPECT_EQ(got->calls, 0);
+  queue_.RunUntilIdle();
+  EXPECT_EQ(got->calls, 1);
+  EXPECT_EQ(got->label, "<end>");
+  EXPECT_EQ(got->at_ns, 1000 * kMs);
+  EXPECT_EQ(Read(*it), "<end>");
+}
+
+TEST_F(NodeIteratorTest, PacedDestroyedWhileWaitingDropsTheRequest) {
+  auto it = NewPacedIterator(&loop_, NewCycleIterator(&loop_, labels_.MakeMany("n", 1)),
+                             absl::Seconds(1));
+  std::shared_ptr<Got> got = Request(*it);
+  queue_.RunUntil(100 * kMs);
+  it.reset();
+  queue_.RunUntilIdle();
+  EXPECT_EQ(got->calls, 0);
+}
+
 TEST_F(NodeIteratorTest, EmptyCycleWaitsUntilClose) {
   auto it = NewCycleIterator(&loop_, {});
   std::shared_ptr<Got> got = Request(*it);

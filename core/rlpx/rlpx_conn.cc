@@ -34,6 +34,14 @@
 // a Disconnect from the peer is not echoed back (go-ethereum's Peer.run sends
 // the received reason back before closing).
 //
+// Modelled crypto (the simulator's mode, see rlpx_conn.h) adds one stage,
+// kHandshakeCpu, between reading the modelled auth/ack and checkpoint 1,
+// and swaps the codec; every other path is shared with the real mode. Its
+// own failures, all while reading the first packet:
+//   bad modelled auth/ack (size, magic,     kProtocolError       no (no keys)
+//     key not a point), auth for another
+//     key, ack from another key
+//
 // Timing follows go-ethereum's constants, with one tightening: the
 // handshake deadline runs from creation until the addpeer checkpoint is
 // passed (both handshakes and both checkpoints), where go-ethereum's
@@ -45,13 +53,16 @@
 #include <deque>
 #include <string>
 #include <utility>
+#include <variant>
 
 #include "absl/base/internal/raw_logging.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/hex.h"
 #include "core/rlpx/frame.h"
 #include "core/rlpx/handshake.h"
+#include "core/rlpx/plain_codec.h"
 #include "core/rlpx/secrets.h"
 #include "core/weak_flag.h"
 
@@ -60,6 +71,7 @@ namespace {
 
 enum class Stage {
   kEncHandshake,    // Waiting for the auth (recipient) or ack (initiator).
+  kHandshakeCpu,    // Modelled crypto only: the packet is read; spending the CPU time.
   kPostHandshake,   // Checkpoint 1: waiting for the handler.
   kProtoHandshake,  // Our Hello is sent; reading theirs.
   kAddPeer,         // Checkpoint 2: waiting for the handler.
@@ -76,6 +88,50 @@ struct WriteDeadline {
   MonoTime deadline;
 };
 
+// The framing in use once the encryption handshake is done: the RLPx
+// FrameCodec, or the plain one of the modelled mode. A variant rather than a
+// virtual interface: no allocation, and the real path pays one predictable
+// branch per call on top of the AES and Keccak work.
+class Codec {
+ public:
+  explicit Codec(FrameCodec frames) : v_(std::move(frames)) {}
+  explicit Codec(PlainCodec plain) : v_(std::move(plain)) {}
+
+  absl::Status Feed(absl::Span<const uint8_t> bytes) {
+    if (FrameCodec* f = std::get_if<FrameCodec>(&v_)) return f->Feed(bytes);
+    return std::get<PlainCodec>(v_).Feed(bytes);
+  }
+  absl::StatusOr<std::optional<Message>> Next() {
+    if (FrameCodec* f = std::get_if<FrameCodec>(&v_)) return f->Next();
+    return std::get<PlainCodec>(v_).Next();
+  }
+  absl::Status WriteMessage(uint64_t code, absl::Span<const uint8_t> payload,
+                            std::vector<uint8_t>& out) {
+    if (FrameCodec* f = std::get_if<FrameCodec>(&v_)) return f->WriteMessage(code, payload, out);
+    return std::get<PlainCodec>(v_).WriteMessage(code, payload, out);
+  }
+  void SetSnappy(bool enabled) {
+    if (FrameCodec* f = std::get_if<FrameCodec>(&v_)) {
+      f->SetSnappy(enabled);
+    } else {
+      std::get<PlainCodec>(v_).SetSnappy(enabled);
+    }
+  }
+
+ private:
+  std::variant<FrameCodec, PlainCodec> v_;
+};
+
+std::optional<Handshake> MakeHandshake(bool modelled, const PrivateKey* local_key,
+                                       const PublicKey* dial_dest, Entropy* entropy) {
+  if (modelled) return std::nullopt;
+  if (dial_dest != nullptr) return Handshake::Initiator(*local_key, *dial_dest, *entropy);
+  return Handshake::Recipient(*local_key, *entropy);
+}
+
+// The first bytes of a key's hex, for error messages.
+std::string KeyPrefix(absl::Span<const uint8_t> key) { return HexEncode(key.first(8)) + "..."; }
+
 class RlpxConnImpl final : public RlpxConn {
  public:
   RlpxConnImpl(EventLoop* loop, std::unique_ptr<Conn> conn, const PrivateKey* local_key,
@@ -87,15 +143,16 @@ class RlpxConnImpl final : public RlpxConn {
         options_(options),
         our_hello_(std::move(our_hello)),
         inbound_(dial_dest == nullptr),
-        hs_(dial_dest != nullptr ? Handshake::Initiator(*local_key, *dial_dest, *entropy)
-                                 : Handshake::Recipient(*local_key, *entropy)),
+        hs_(MakeHandshake(options.modelled_crypto, local_key, dial_dest, entropy)),
         handshake_alarm_(loop, [this] { OnHandshakeTimeout(); }),
+        handshake_cpu_alarm_(loop, [this] { OnModelledHandshakeCpuDone(); }),
         ping_alarm_(loop, [this] { OnPingTimer(); }),
         read_alarm_(loop, [this] { OnReadTimer(); }),
         write_alarm_(loop, [this] { OnWriteTimer(); }),
         disconnect_alarm_(loop, [this] { OnDisconnectTimer(); }) {
     ABSL_RAW_CHECK(loop_ != nullptr && conn_ != nullptr && handler_ != nullptr,
                    "RlpxConn: null loop, conn or handler");
+    if (dial_dest != nullptr) dial_dest_ = *dial_dest;
   }
 
   void Begin() {
@@ -108,6 +165,10 @@ class RlpxConnImpl final : public RlpxConn {
           if (alive) OnConnClosed(why);
         });
     if (inbound_) return;
+    if (options_.modelled_crypto) {
+      SendModelledAuth();
+      return;
+    }
     absl::StatusOr<std::vector<uint8_t>> auth = hs_->MakeAuth();
     if (!auth.ok()) {
       Terminate(DisconnectReason::kInvalidIdentity, auth.status(), false, false);
@@ -169,7 +230,14 @@ class RlpxConnImpl final : public RlpxConn {
     bytes_in_ += data.size();
     switch (stage_) {
       case Stage::kEncHandshake:
-        OnHandshakeBytes(data);
+        if (options_.modelled_crypto) {
+          OnModelledHandshakeBytes(data);
+        } else {
+          OnHandshakeBytes(data);
+        }
+        return;
+      case Stage::kHandshakeCpu:
+        BufferDuringHandshakeCpu(data);
         return;
       case Stage::kPostHandshake:
       case Stage::kProtoHandshake:
@@ -243,6 +311,121 @@ class RlpxConnImpl final : public RlpxConn {
     const PublicKey remote = *remote_key_;
     handler_->OnEncryptionHandshake(this, remote);  // May destroy *this.
   }
+
+  // --- Modelled handshake ----------------------------------------------------
+
+  // Our static key on the wire: the Hello's id (see rlpx_conn.h).
+  const ModelledKey& ModelledLocalKey() const { return our_hello_.id; }
+
+  void SendModelledAuth() {
+    // The real MakeAuth fails on a destination that is not a point; a
+    // PublicKey that is not a point is the zero placeholder.
+    if (dial_dest_->IsZero()) {
+      Terminate(DisconnectReason::kInvalidIdentity,
+                absl::InvalidArgumentError(
+                    "rlpx: remote static key: ECDH: public key is not a point on the secp256k1 "
+                    "curve"),
+                false, false);
+      return;
+    }
+    WriteBytes(EncodeModelledAuth(ModelledLocalKey(), dial_dest_->bytes()));
+  }
+
+  // As OnHandshakeBytes: buffers exactly one modelled packet, checks it, and
+  // starts spending the handshake's CPU time. Bytes after the packet are
+  // frames, kept until that time is spent.
+  void OnModelledHandshakeBytes(absl::Span<const uint8_t> data) {
+    const ModelledPacket kind = inbound_ ? ModelledPacket::kAuth : ModelledPacket::kAck;
+    for (;;) {
+      absl::StatusOr<size_t> size = ModelledPacketSize(kind, hs_buf_);
+      if (!size.ok()) {
+        Terminate(DisconnectReason::kProtocolError, size.status(), false, false);
+        return;
+      }
+      const size_t need = *size;
+      if (need <= hs_buf_.size()) break;
+      if (data.empty()) return;
+      const size_t take = std::min(need - hs_buf_.size(), data.size());
+      hs_buf_.insert(hs_buf_.end(), data.begin(), data.begin() + take);
+      data.remove_prefix(take);
+    }
+    std::vector<uint8_t> packet = std::move(hs_buf_);
+    hs_buf_.clear();
+
+    absl::Status s = inbound_ ? ReadModelledAuth(packet) : ReadModelledAck(packet);
+    if (!s.ok()) {
+      Terminate(DisconnectReason::kProtocolError, std::move(s), false, false);
+      return;
+    }
+    stage_ = Stage::kHandshakeCpu;
+    handshake_cpu_alarm_.Schedule(loop_->Now() + options_.modelled_handshake_cpu);
+    BufferDuringHandshakeCpu(data);
+  }
+
+  // Sets modelled_remote_ from a well-formed auth addressed to us.
+  absl::Status ReadModelledAuth(absl::Span<const uint8_t> packet) {
+    absl::StatusOr<ModelledAuth> auth = DecodeModelledAuth(packet);
+    if (!auth.ok()) return auth.status();
+    if (auth->recipient_key != ModelledLocalKey()) {
+      return absl::InvalidArgumentError(absl::StrCat("rlpx: modelled auth is for node key ",
+                                                     KeyPrefix(auth->recipient_key), ", ours is ",
+                                                     KeyPrefix(ModelledLocalKey())));
+    }
+    absl::StatusOr<PublicKey> initiator = PublicKey::Parse(auth->initiator_key);
+    if (!initiator.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("rlpx: modelled auth: initiator key: ", initiator.status().message()));
+    }
+    modelled_remote_ = *initiator;
+    return absl::OkStatus();
+  }
+
+  // Sets modelled_remote_ from a well-formed ack by the node we dialed.
+  absl::Status ReadModelledAck(absl::Span<const uint8_t> packet) {
+    absl::StatusOr<ModelledKey> key = DecodeModelledAck(packet);
+    if (!key.ok()) return key.status();
+    if (*key != dial_dest_->bytes()) {
+      return absl::InvalidArgumentError(absl::StrCat("rlpx: modelled ack from node key ",
+                                                     KeyPrefix(*key), ", dialed ",
+                                                     KeyPrefix(dial_dest_->bytes())));
+    }
+    modelled_remote_ = *dial_dest_;
+    return absl::OkStatus();
+  }
+
+  // Frames arriving while the CPU time is spent wait in hs_buf_, bounded as
+  // the codec would bound them.
+  void BufferDuringHandshakeCpu(absl::Span<const uint8_t> data) {
+    if (data.size() > kMaxReadBufferBytes - hs_buf_.size()) {
+      Terminate(DisconnectReason::kProtocolError,
+                absl::ResourceExhaustedError(
+                    absl::StrCat("rlpx: read buffer limit ", kMaxReadBufferBytes, " exceeded (",
+                                 hs_buf_.size(), " bytes buffered, ", data.size(), " more fed)")),
+                false, false);
+      return;
+    }
+    hs_buf_.insert(hs_buf_.end(), data.begin(), data.end());
+  }
+
+  // The modelled counterpart of the end of OnHandshakeBytes.
+  void OnModelledHandshakeCpuDone() {
+    if (stage_ != Stage::kHandshakeCpu) return;
+    if (inbound_) WriteBytes(EncodeModelledAck(ModelledLocalKey()));
+    absl::StatusOr<PlainCodec> codec = PlainCodec::Create();
+    ABSL_RAW_CHECK(codec.ok(), "PlainCodec::Create rejected the default options");
+    codec_.emplace(std::move(*codec));
+    remote_key_ = modelled_remote_;
+    stage_ = Stage::kPostHandshake;
+    std::vector<uint8_t> early = std::move(hs_buf_);
+    hs_buf_.clear();
+    hs_buf_.shrink_to_fit();
+    if (!early.empty()) FeedFrames(early);
+    if (stage_ != Stage::kPostHandshake) return;
+    const PublicKey remote = *remote_key_;
+    handler_->OnEncryptionHandshake(this, remote);  // May destroy *this.
+  }
+
+  // --- Frames ----------------------------------------------------------------
 
   void FeedFrames(absl::Span<const uint8_t> data) {
     absl::Status s = codec_->Feed(data);
@@ -432,6 +615,9 @@ class RlpxConnImpl final : public RlpxConn {
       case Stage::kClosing:
         Finish();
         return;
+      case Stage::kHandshakeCpu:
+        // The CPU time is spent as if the node had been busy computing: the
+        // end is handled after it, as at the checkpoint that follows.
       case Stage::kPostHandshake:
       case Stage::kAddPeer:
         // The handler owes us an answer (bounded by the handshake
@@ -455,6 +641,7 @@ class RlpxConnImpl final : public RlpxConn {
     stage_ = Stage::kClosing;
     close_info_ = CloseInfo{reason, remote_requested, std::move(detail)};
     handshake_alarm_.Stop();
+    handshake_cpu_alarm_.Stop();
     ping_alarm_.Stop();
     read_alarm_.Stop();
     write_alarm_.Stop();
@@ -492,8 +679,12 @@ class RlpxConnImpl final : public RlpxConn {
 
   Stage stage_ = Stage::kEncHandshake;
   std::optional<Handshake> hs_;  // Until the encryption handshake is done.
-  std::vector<uint8_t> hs_buf_;  // The handshake packet being received.
-  std::optional<FrameCodec> codec_;
+  // The handshake packet being received; in modelled mode, then the frames
+  // that arrive during kHandshakeCpu.
+  std::vector<uint8_t> hs_buf_;
+  std::optional<PublicKey> dial_dest_;        // Outbound only.
+  std::optional<PublicKey> modelled_remote_;  // Modelled: known during kHandshakeCpu.
+  std::optional<Codec> codec_;
   std::optional<PublicKey> remote_key_;
   std::optional<Hello> remote_hello_;
   CloseInfo close_info_{DisconnectReason::kInvalid, false, absl::OkStatus()};
@@ -505,6 +696,7 @@ class RlpxConnImpl final : public RlpxConn {
   uint64_t bytes_out_ = 0;
 
   Alarm handshake_alarm_;
+  Alarm handshake_cpu_alarm_;  // Modelled crypto only.
   Alarm ping_alarm_;
   Alarm read_alarm_;
   Alarm write_alarm_;

@@ -25,6 +25,34 @@
 // once it is flushed or after disconnect_write_timeout. OnClosed is called
 // exactly once, posted, with the reason and whether the remote sent it.
 //
+// Modelled crypto (RlpxConnOptions::modelled_crypto, for the simulator):
+// the same state machine, checkpoints, Hello exchange, Ping/Pong, Disconnect
+// semantics and timeouts, without any cryptography; the elliptic-curve work a
+// handshake costs becomes virtual time (modelled_handshake_cpu per side).
+// The wire formats are in core/rlpx/plain_codec.h. Stage 1 becomes:
+//   - the dialer sends a plain auth naming its own key and the key it dials;
+//   - the listener checks it (wrong size or magic, or a key that is not a
+//     point: kProtocolError, as a bad auth; a dialed key other than ours:
+//     kProtocolError, as a real listener could not decrypt the auth), spends
+//     modelled_handshake_cpu (a timer), then answers with a plain ack naming
+//     its key and reaches checkpoint 1;
+//   - the dialer checks the ack (bad packet, or a key other than the one it
+//     dialed: kProtocolError), spends modelled_handshake_cpu, then reaches
+//     checkpoint 1.
+// So with a one-way latency L and cpu C, the listener reaches checkpoint 1 at
+// L + C and the dialer at 2L + 2C. Afterwards, frames are plain (rlp(code) ||
+// payload behind a 3-byte size, the same size limits as real frames); snappy
+// is negotiated as usual but never applied. handshake_timeout bounds the CPU
+// time too; transport events during it are handled once it is spent, as at
+// checkpoint 1. Both ends must be in the same mode: a modelled end and a real
+// one fail the handshake (the one that reads the other's first packet closes
+// with kProtocolError, the other sees the transport end: kNetworkError).
+// Differences from the real mode, by design: our static key on the wire is
+// our_hello.id (deriving it from the private key would be an elliptic-curve
+// operation), so a Hello whose id is not our key goes unnoticed; local_key
+// and entropy are not used (they may be null); bytes_in/bytes_out count the
+// plain bytes, which are fewer than the real ones.
+//
 // Ownership: RlpxConn owns the Conn. The Handler must outlive the RlpxConn;
 // no handler method is called after the RlpxConn is destroyed. Handler
 // methods are never called inside a call into RlpxConn.
@@ -59,6 +87,12 @@ struct RlpxConnOptions {
   absl::Duration frame_write_timeout = kFrameWriteTimeout;
   absl::Duration ping_interval = kPingInterval;
   absl::Duration disconnect_write_timeout = kDisconnectWriteTimeout;
+  // Simulator only: no cryptography (see the class comment). Both ends of a
+  // connection must agree.
+  bool modelled_crypto = false;
+  // Virtual time each side spends on the handshake maths in modelled mode
+  // (the listener before its ack, the dialer after reading it).
+  absl::Duration modelled_handshake_cpu = absl::Microseconds(300);
 };
 
 // Why a connection ended.
@@ -82,7 +116,8 @@ class RlpxConn {
   };
 
   // Outbound: we know the remote's static key. `local_key`, `entropy`,
-  // `loop` and `handler` must outlive the RlpxConn.
+  // `loop` and `handler` must outlive the RlpxConn (`local_key` and
+  // `entropy` may be null with options.modelled_crypto).
   static std::unique_ptr<RlpxConn> Dial(EventLoop* loop, std::unique_ptr<Conn> conn,
                                         const PrivateKey* local_key, const PublicKey& remote,
                                         Hello our_hello, Entropy* entropy, Handler* handler,
@@ -103,7 +138,7 @@ class RlpxConn {
   virtual void Disconnect(DisconnectReason reason) = 0;
 
   virtual bool inbound() const = 0;
-  virtual std::optional<PublicKey> remote_key() const = 0;  // After stage 1.
+  virtual std::optional<PublicKey> remote_key() const = 0;       // After stage 1.
   virtual const std::optional<Hello>& remote_hello() const = 0;  // After stage 3.
   virtual Endpoint remote_endpoint() const = 0;
   virtual uint64_t bytes_in() const = 0;

@@ -368,7 +368,8 @@ absl::Status Server::Start() {
   dd.candidates = deps_.candidates;
   if (dd.candidates == nullptr && config_.dial_generation == DialGeneration::kCurrent &&
       !config_.bootnodes.empty()) {
-    own_candidates_ = NewCycleIterator(deps_.loop, config_.bootnodes);
+    own_candidates_ = NewPacedIterator(deps_.loop, NewCycleIterator(deps_.loop, config_.bootnodes),
+                                       kBootnodeCandidateInterval);
     dd.candidates = own_candidates_.get();
   }
   dd.table = deps_.table;

@@ -72,6 +72,7 @@ namespace p2p {
 // go-ethereum inboundThrottleTime.
 inline constexpr absl::Duration kInboundThrottleTime = absl::Seconds(30);
 inline constexpr int kDefaultMaxPeers = 50;
+inline constexpr absl::Duration kBootnodeCandidateInterval = absl::Seconds(1);
 
 struct ServerConfig {
   std::optional<PrivateKey> key;  // Required: the node key.
@@ -88,8 +89,9 @@ struct ServerConfig {
   std::vector<Node> static_nodes;
   std::vector<Node> trusted_nodes;
   // Bootnodes. v1.8.24 generation: the fallback dials when there are no
-  // peers. Current generation: until discovery feeds the dialer they are
-  // its dynamic candidates (cycled; the dial history spaces repeats).
+  // peers. Current generation without deps.candidates (no discovery): they
+  // are its dynamic candidates, cycled one per kBootnodeCandidateInterval
+  // (the dial history spaces repeats to the same node).
   std::vector<Node> bootnodes;
   std::optional<IpNetList> net_restrict;
   std::vector<Protocol> protocols;
@@ -137,7 +139,7 @@ struct ServerStats {
   // Setup failures by "<stage>: <reason>" text.
   std::map<std::string, int64_t> setup_failures;
   int64_t peers_added = 0;
-  int64_t peak_peers = 0;  // Most peers ever connected at once.
+  int64_t peak_peers = 0;                        // Most peers ever connected at once.
   std::map<std::string, int64_t> peers_dropped;  // reason -> count
   uint64_t bytes_in = 0;                         // All connections, closed and live.
   uint64_t bytes_out = 0;
