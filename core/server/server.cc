@@ -56,7 +56,7 @@ class Server::Conn final : public RlpxConn::Handler {
 
   // RlpxConn::Handler.
   void OnEncryptionHandshake(RlpxConn* c, const PublicKey& remote) override {
-    if (!dest_) node_ = Node::FromPublicKey(remote, remote_.ip, remote_.port, 0);
+    if (!dest_) node_ = Node::FromPublicKey(remote, remote_.ip, remote_.port, remote_.port);
     stage_ = Stage::kPostHandshake;
     (void)c;
     srv_->PostHandshake(this);

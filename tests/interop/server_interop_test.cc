@@ -816,11 +816,8 @@ TEST_F(ServerInteropTest, NoSharedCapabilityWhenP2pNodeDials) {
 
 // go-ethereum names an inbound peer by the remote TCP address with the UDP
 // port equal to the TCP port (server.go nodeFromConn: enode.NewV4(pubkey,
-// ip, port, port)), so admin_peers shows "enode://ID@IP:PORT". p2pnode sets
-// the UDP port to 0 (core/server/server.cc, Conn::OnEncryptionHandshake) and
-// prints "enode://ID@IP:PORT?discport=0". Disabled until that is decided;
-// run with --test_arg=--gtest_also_run_disabled_tests.
-TEST_F(ServerInteropTest, DISABLED_InboundPeerEnodeIsRemoteAddressLikeGeth) {
+// ip, port, port)), so admin_peers shows "enode://ID@IP:PORT"; so do we.
+TEST_F(ServerInteropTest, InboundPeerEnodeIsRemoteAddressLikeGeth) {
   ASSERT_NO_FATAL_FAILURE(StartNode({"--nodial", "--caps", "tst/1:4"}));
   JsPeer* js = StartJs(kJsKey, {"--dial", enode_});
   ASSERT_NE(js, nullptr);
