@@ -282,8 +282,10 @@ absl::Status World::Init() {
   switch_ = std::make_unique<MemSwitch>(std::move(opts));
 
   // Nodes, in group order; identities from the root seed.
+  group_members_.resize(spec_.groups.size());
   for (int g = 0; g < static_cast<int>(spec_.groups.size()); ++g) {
     for (int k = 0; k < spec_.groups[g].count; ++k) {
+      group_members_[g].push_back(static_cast<int>(nodes_.size()));
       auto n = std::make_unique<SimNode>();
       n->index = static_cast<int>(nodes_.size());
       n->group = g;
@@ -337,18 +339,27 @@ IpAddress World::NextIp() {
   return IpAddress::V4(kIpBase + ++next_ip_);
 }
 
+int World::NodeAt(const IpAddress& ip) const {
+  if (!ip.is_v4()) return -1;
+  const uint32_t slot = IpKey(ip) - kIpBase;
+  return slot < node_by_slot_.size() ? node_by_slot_[slot] : -1;
+}
+
 void World::NewIdentity(SimNode& n) {
-  if (n.key) node_by_ip_.erase(n.node.ip);
+  if (n.key) node_by_slot_[IpKey(n.node.ip) - kIpBase] = -1;
   n.key = PrivateKey::Generate(*n.entropy);
   n.node = Node::FromPublicKey(DerivePublicKey(*n.key), NextIp(), kPort, kPort);
-  node_by_ip_[n.node.ip] = n.index;
+  const uint32_t slot = IpKey(n.node.ip) - kIpBase;
+  if (node_by_slot_.size() <= slot) node_by_slot_.resize(slot + 1, -1);
+  node_by_slot_[slot] = n.index;
 }
 
 std::vector<Node> World::GroupNodes(const std::vector<int>& groups, int except) const {
   std::vector<Node> out;
-  for (const auto& n : nodes_) {
-    if (n->index == except) continue;
-    if (std::find(groups.begin(), groups.end(), n->group) != groups.end()) out.push_back(n->node);
+  for (int g : groups) {
+    for (int i : group_members_[g]) {
+      if (i != except) out.push_back(nodes_[i]->node);
+    }
   }
   return out;
 }
@@ -372,13 +383,10 @@ void World::RemoveOnline(int i) {
 // Network model.
 
 absl::Duration World::Latency(const IpAddress& from, const IpAddress& to) {
-  auto fa = node_by_ip_.find(from);
-  auto fb = node_by_ip_.find(to);
-  if (fa == node_by_ip_.end() || fb == node_by_ip_.end()) {
-    return spec_.regions[0].internal_latency;
-  }
-  const GroupSpec& ga = spec_.groups[nodes_[fa->second]->group];
-  const GroupSpec& gb = spec_.groups[nodes_[fb->second]->group];
+  const int na = NodeAt(from), nb = NodeAt(to);
+  if (na < 0 || nb < 0) return spec_.regions[0].internal_latency;
+  const GroupSpec& ga = spec_.groups[nodes_[na]->group];
+  const GroupSpec& gb = spec_.groups[nodes_[nb]->group];
   absl::Duration d = spec_.latency[ga.region][gb.region];
   if (spec_.jitter > 0) {
     // A factor in [1 - jitter, 1 + jitter], fixed per pair of addresses.
@@ -393,10 +401,9 @@ absl::Duration World::Latency(const IpAddress& from, const IpAddress& to) {
 }
 
 MemVerdict World::Filter(const IpAddress& from, const IpAddress& to, bool tcp) {
-  auto fa = node_by_ip_.find(from);
-  auto fb = node_by_ip_.find(to);
-  if (fa == node_by_ip_.end() || fb == node_by_ip_.end()) return MemVerdict::kDeliver;
-  const int ga = nodes_[fa->second]->group, gb = nodes_[fb->second]->group;
+  const int na = NodeAt(from), nb = NodeAt(to);
+  if (na < 0 || nb < 0) return MemVerdict::kDeliver;
+  const int ga = nodes_[na]->group, gb = nodes_[nb]->group;
   for (const auto& [f, side] : partitions_) {
     if (side[ga] != 0 && side[gb] != 0 && side[ga] != side[gb]) return MemVerdict::kDrop;
   }
@@ -551,9 +558,9 @@ void World::StartFault(const FaultSpec& f, int index) {
   for (auto& n : nodes_) {
     if (!n->online || side[n->group] != 1) continue;
     for (const PeerInfo& p : n->server->Peers()) {
-      auto it = node_by_ip_.find(p.remote.ip);
-      if (it == node_by_ip_.end()) continue;
-      if (side[nodes_[it->second]->group] == 2) {
+      const int other = NodeAt(p.remote.ip);
+      if (other < 0) continue;
+      if (side[nodes_[other]->group] == 2) {
         n->server->DisconnectPeer(p.node.id, rlpx::DisconnectReason::kNetworkError);
       }
     }

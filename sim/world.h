@@ -147,7 +147,10 @@ class World {
   std::unique_ptr<SimLoop> world_loop_;  // Churn, faults, sampling.
   std::unique_ptr<MemSwitch> switch_;
   std::vector<std::unique_ptr<SimNode>> nodes_;
-  std::map<IpAddress, int> node_by_ip_;
+  // Node index by simulated address slot (IP - 100.64.0.0), -1 if none.
+  std::vector<int> node_by_slot_;
+  std::vector<std::vector<int>> group_members_;  // Node indices per group.
+  int NodeAt(const IpAddress& ip) const;
   uint32_t next_ip_ = 0;
   std::vector<int> online_;      // Online node indices (random picks).
   std::vector<int> online_pos_;  // Index in online_, -1 if offline.

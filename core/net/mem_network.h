@@ -65,6 +65,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -145,7 +146,8 @@ class MemSwitch {
   void ArrivePacket(const Endpoint& from, const Endpoint& to, std::vector<uint8_t> data);
 
   MemSwitchOptions opts_;
-  std::map<IpAddress, Host*> hosts_;  // Not owned; each Host removes itself.
+  // Not owned; each Host removes itself. Lookup only, never iterated.
+  absl::flat_hash_map<IpAddress, Host*> hosts_;
   MemSwitchStats stats_;
   WeakFlag alive_;  // Last: dies first.
 };
