@@ -145,20 +145,26 @@ absl::Status FrameReader::Fail(absl::Status s) {
   return error_;
 }
 
+absl::Status AppendToReadBuffer(std::vector<uint8_t>& buf, size_t& pos,
+                                absl::Span<const uint8_t> bytes, size_t max_buffered) {
+  const size_t buffered = buf.size() - pos;
+  if (bytes.size() > max_buffered - buffered) {
+    return absl::ResourceExhaustedError(absl::StrCat("rlpx: read buffer limit ", max_buffered,
+                                                     " exceeded (", buffered, " bytes buffered, ",
+                                                     bytes.size(), " more fed)"));
+  }
+  if (pos > 0 && pos >= buf.size() / 2) {
+    buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(pos));
+    pos = 0;
+  }
+  buf.insert(buf.end(), bytes.begin(), bytes.end());
+  return absl::OkStatus();
+}
+
 absl::Status FrameReader::Feed(absl::Span<const uint8_t> bytes) {
   if (!error_.ok()) return error_;
-  const size_t buffered = buffered_bytes();
-  if (bytes.size() > options_.max_buffered_bytes - buffered) {
-    return Fail(absl::ResourceExhaustedError(
-        absl::StrCat("rlpx: read buffer limit ", options_.max_buffered_bytes, " exceeded (",
-                     buffered, " bytes buffered, ", bytes.size(), " more fed)")));
-  }
-  if (pos_ > 0 && pos_ >= buf_.size() / 2) {  // Compact: amortised O(1) per byte.
-    buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(pos_));
-    pos_ = 0;
-  }
-  buf_.insert(buf_.end(), bytes.begin(), bytes.end());
-  return absl::OkStatus();
+  absl::Status s = AppendToReadBuffer(buf_, pos_, bytes, options_.max_buffered_bytes);
+  return s.ok() ? s : Fail(std::move(s));
 }
 
 absl::StatusOr<std::optional<Message>> FrameReader::Next() {

@@ -62,6 +62,14 @@ struct Message {
   size_t wire_size = 0;          // Payload bytes as framed (compressed size).
 };
 
+// Appends `bytes` to a read buffer whose unconsumed part is buf[*pos:],
+// compacting it first when at least half is consumed (amortised O(1) per
+// byte). Refuses (ResourceExhausted "rlpx: read buffer limit ...") when the
+// unconsumed bytes would exceed `max_buffered`; the buffer is then left as it
+// was. Shared by FrameReader and PlainCodec.
+absl::Status AppendToReadBuffer(std::vector<uint8_t>& buf, size_t& pos,
+                                absl::Span<const uint8_t> bytes, size_t max_buffered);
+
 // Limits of the reading side; the defaults are the protocol's own.
 struct FrameReaderOptions {
   // Frames announcing a larger size are rejected as soon as their header is

@@ -132,18 +132,8 @@ absl::Status PlainCodec::Fail(absl::Status s) {
 
 absl::Status PlainCodec::Feed(absl::Span<const uint8_t> bytes) {
   if (!error_.ok()) return error_;
-  const size_t buffered = buffered_bytes();
-  if (bytes.size() > options_.max_buffered_bytes - buffered) {
-    return Fail(absl::ResourceExhaustedError(
-        absl::StrCat("rlpx: read buffer limit ", options_.max_buffered_bytes, " exceeded (",
-                     buffered, " bytes buffered, ", bytes.size(), " more fed)")));
-  }
-  if (pos_ > 0 && pos_ >= buf_.size() / 2) {  // Compact: amortised O(1) per byte.
-    buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(pos_));
-    pos_ = 0;
-  }
-  buf_.insert(buf_.end(), bytes.begin(), bytes.end());
-  return absl::OkStatus();
+  absl::Status s = AppendToReadBuffer(buf_, pos_, bytes, options_.max_buffered_bytes);
+  return s.ok() ? s : Fail(std::move(s));
 }
 
 absl::StatusOr<std::optional<Message>> PlainCodec::Next() {
