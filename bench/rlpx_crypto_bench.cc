@@ -1,17 +1,7 @@
 // RLPx handshake cost, in handshakes per second (items/s):
 //
-// BM_HandshakeCryptoFloor: only the elliptic-curve operations one complete
-//   handshake (both sides) performs in core/rlpx/handshake.cc, without the
-//   symmetric crypto, RLP, hashing or copies. Counted from the code:
-//     scalar draws (PrivateKey::Generate)   x4: initiator ephemeral,
-//         recipient ephemeral, ECIES R for the auth, ECIES R for the ack
-//     base-point multiplications (DerivePublicKey) x4: ECIES R public key
-//         for auth and ack, the recipient's ephemeral public key (sent in
-//         the ack), the initiator's static public key (sent in the auth)
-//     ECDH x8: static-static on each side (signed token), ECIES encrypt
-//         and decrypt of the auth and of the ack, ephemeral-ephemeral on
-//         each side (secrets)
-//     sign x1 (initiator, ephemeral key), recover x1 (recipient)
+// BM_HandshakeCryptoFloor: the elliptic-curve operations of one complete
+//   handshake, both sides (bench/handshake_floor.h lists them).
 // BM_HandshakeInMemory: a full auth/ack exchange between two Handshake
 //   objects in memory: MakeAuth, PacketSize, ReadAuth, MakeAck, PacketSize,
 //   ReadAck. The difference to the floor is the non-EC work (AES, HMAC,
@@ -26,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "benchmark/benchmark.h"
 #include "core/crypto/secp256k1.h"
+#include "bench/handshake_floor.h"
 #include "core/rlpx/handshake.h"
 #include "core/rng.h"
 
@@ -44,38 +35,8 @@ T Must(absl::StatusOr<T> v) {
 
 void BM_HandshakeCryptoFloor(benchmark::State& state) {
   p2p::RngEntropy entropy(p2p::Rng(1));
-  const PrivateKey init_static = PrivateKey::Generate(entropy);
-  const PrivateKey resp_static = PrivateKey::Generate(entropy);
-  const PublicKey resp_static_pub = DerivePublicKey(resp_static);
-  std::array<uint8_t, 32> token_msg{};
-  for (auto _ : state) {
-    // Initiator, MakeAuth.
-    const PrivateKey init_eph = PrivateKey::Generate(entropy);
-    const PublicKey init_static_pub = DerivePublicKey(init_static);
-    std::array<uint8_t, 32> token = Must(Ecdh(init_static, resp_static_pub));
-    for (size_t i = 0; i < 32; ++i) token_msg[i] = token[i] ^ static_cast<uint8_t>(i);
-    const std::array<uint8_t, 65> sig = Must(p2p::SignRecoverable(init_eph, token_msg));
-    const PrivateKey auth_r = PrivateKey::Generate(entropy);
-    const PublicKey auth_r_pub = DerivePublicKey(auth_r);
-    benchmark::DoNotOptimize(Must(Ecdh(auth_r, resp_static_pub)));
-
-    // Recipient, ReadAuth.
-    benchmark::DoNotOptimize(Must(Ecdh(resp_static, auth_r_pub)));
-    benchmark::DoNotOptimize(Must(Ecdh(resp_static, init_static_pub)));
-    const PublicKey init_eph_pub = Must(p2p::RecoverPublicKey(token_msg, sig));
-
-    // Recipient, MakeAck.
-    const PrivateKey resp_eph = PrivateKey::Generate(entropy);
-    const PublicKey resp_eph_pub = DerivePublicKey(resp_eph);
-    const PrivateKey ack_r = PrivateKey::Generate(entropy);
-    const PublicKey ack_r_pub = DerivePublicKey(ack_r);
-    benchmark::DoNotOptimize(Must(Ecdh(ack_r, init_static_pub)));
-    benchmark::DoNotOptimize(Must(Ecdh(resp_eph, init_eph_pub)));
-
-    // Initiator, ReadAck.
-    benchmark::DoNotOptimize(Must(Ecdh(init_static, ack_r_pub)));
-    benchmark::DoNotOptimize(Must(Ecdh(init_eph, resp_eph_pub)));
-  }
+  const p2p::bench::FloorKeys keys(entropy);
+  for (auto _ : state) p2p::bench::HandshakeCryptoFloorOnce(keys, entropy);
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_HandshakeCryptoFloor);
