@@ -69,6 +69,7 @@ void RunFullStack(benchmark::State& state, bool modelled) {
   state.SetItemsProcessed(static_cast<int64_t>(events));
   state.counters["online"] = world.online_count();
   state.counters["pending_events"] = static_cast<double>(world.pending_events());
+  state.counters["heap_entries"] = static_cast<double>(world.heap_entries());
 }
 
 void BM_FullStack(benchmark::State& state) { RunFullStack(state, true); }

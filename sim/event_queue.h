@@ -60,6 +60,8 @@ class EventQueue {
 
   // Live pending events (cancelled and killed ones excluded).
   size_t pending() const { return live_; }
+  // Heap entries, including cancelled ones not yet popped.
+  size_t heap_size() const { return heap_.size(); }
   // Events run since creation.
   uint64_t events_run() const { return events_run_; }
 

@@ -104,6 +104,7 @@ class World {
   std::string TraceHash() const;  // 16 hex digits.
   uint64_t events() const { return queue_.events_run(); }
   size_t pending_events() const { return queue_.pending(); }
+  size_t heap_entries() const { return queue_.heap_size(); }
   const std::vector<PeerSample>& samples() const { return samples_; }
   std::vector<AssertionResult> assertions() const { return assertion_results_; }
   std::vector<TimeToPeers> TimeToPeerStats() const;
