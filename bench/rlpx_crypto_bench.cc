@@ -14,9 +14,9 @@
 #include "absl/base/internal/raw_logging.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "bench/handshake_floor.h"
 #include "benchmark/benchmark.h"
 #include "core/crypto/secp256k1.h"
-#include "bench/handshake_floor.h"
 #include "core/rlpx/handshake.h"
 #include "core/rng.h"
 

@@ -124,6 +124,56 @@ void RunLoopbackHandshakes(benchmark::State& state) {
 // ends) with no cryptography at all, message sizes as in the real exchange.
 // BM_HandshakeCryptoFloor / (1/rate of this + 1/rate of the floor) is the
 // best BM_FullHandshakeLoopback can reach on this machine.
+// One TCP exchange with the traffic shape of a handshake; false on failure.
+bool OneTcpExchange(transport::EpollLoop& loop, transport::SocketNetwork& net, Listener& listener,
+                    std::unique_ptr<Conn>& accepted) {
+  static const std::vector<uint8_t> auth(400, 1), ack(330, 2), hello(130, 3), disc(32, 4);
+  std::unique_ptr<Conn> out, in;
+  size_t out_read = 0, in_read = 0;
+  bool out_closed = false, in_closed = false, failed = false;
+  net.Dial(listener.LocalEndpoint(), absl::Seconds(5),
+           [&](absl::StatusOr<std::unique_ptr<Conn>> c) {
+             if (!c.ok()) {
+               failed = true;
+               return;
+             }
+             out = std::move(*c);
+             out->Start(
+                 [&](absl::Span<const uint8_t> d) {
+                   out_read += d.size();
+                   // After the ack: our Hello. After their Hello: Disconnect.
+                   if (out_read == ack.size()) out->Write(hello);
+                   if (out_read == ack.size() + hello.size()) {
+                     out->Write(disc);
+                     out->Close(absl::OkStatus(), true);
+                   }
+                 },
+                 [&](const absl::Status&) { out_closed = true; });
+             out->Write(auth);
+           });
+  const bool ok = loop.RunUntil(
+      [&] {
+        if (accepted != nullptr && in == nullptr) {
+          in = std::move(accepted);
+          in->Start(
+              [&](absl::Span<const uint8_t> d) {
+                in_read += d.size();
+                if (in_read == auth.size()) {
+                  in->Write(ack);
+                  in->Write(hello);
+                }
+                if (in_read == auth.size() + hello.size() + disc.size()) {
+                  in->Close(absl::OkStatus(), true);
+                }
+              },
+              [&](const absl::Status&) { in_closed = true; });
+        }
+        return failed || (out_closed && in_closed);
+      },
+      absl::Seconds(10));
+  return ok && !failed;
+}
+
 void BM_TcpExchangeLoopback(benchmark::State& state) {
   auto loop = transport::EpollLoop::Create();
   ABSL_RAW_CHECK(loop.ok(), "epoll loop");
@@ -132,53 +182,9 @@ void BM_TcpExchangeLoopback(benchmark::State& state) {
   auto listener = net.Listen(*Endpoint::Parse("127.0.0.1:0"),
                              [&](std::unique_ptr<Conn> c) { accepted = std::move(c); });
   ABSL_RAW_CHECK(listener.ok(), "listen on 127.0.0.1");
-  const std::vector<uint8_t> auth(400, 1), ack(330, 2), hello(130, 3), disc(32, 4);
   int64_t done = 0;
   for (auto _ : state) {
-    std::unique_ptr<Conn> out, in;
-    size_t out_read = 0, in_read = 0;
-    bool out_closed = false, in_closed = false, failed = false;
-    net.Dial((*listener)->LocalEndpoint(), absl::Seconds(5),
-             [&](absl::StatusOr<std::unique_ptr<Conn>> c) {
-               if (!c.ok()) {
-                 failed = true;
-                 return;
-               }
-               out = std::move(*c);
-               out->Start(
-                   [&](absl::Span<const uint8_t> d) {
-                     out_read += d.size();
-                     // After the ack: our Hello. After their Hello: Disconnect.
-                     if (out_read == ack.size()) out->Write(hello);
-                     if (out_read == ack.size() + hello.size()) {
-                       out->Write(disc);
-                       out->Close(absl::OkStatus(), true);
-                     }
-                   },
-                   [&](const absl::Status&) { out_closed = true; });
-               out->Write(auth);
-             });
-    bool ok = (*loop)->RunUntil(
-        [&] {
-          if (accepted != nullptr && in == nullptr) {
-            in = std::move(accepted);
-            in->Start(
-                [&](absl::Span<const uint8_t> d) {
-                  in_read += d.size();
-                  if (in_read == auth.size()) {
-                    in->Write(ack);
-                    in->Write(hello);
-                  }
-                  if (in_read == auth.size() + hello.size() + disc.size()) {
-                    in->Close(absl::OkStatus(), true);
-                  }
-                },
-                [&](const absl::Status&) { in_closed = true; });
-          }
-          return failed || (out_closed && in_closed);
-        },
-        absl::Seconds(10));
-    if (!ok || failed) {
+    if (!OneTcpExchange(**loop, net, **listener, accepted)) {
       state.SkipWithError("exchange failed");
       break;
     }
@@ -197,9 +203,11 @@ BENCHMARK(BM_FullHandshakeLoopbackParallel)->Threads(2)->UseRealTime();
 // The target, measured robustly: each iteration runs the crypto
 // floor once and one full loopback handshake, timing each, so both see the
 // same machine state (this VM's speed drifts by 20-30% between runs, which
-// makes ratios of separately run benchmarks meaningless). Counters:
-// floor/s, loopback/s and loopback_pct_of_floor = 100 * floor time /
-// loopback time.
+// makes ratios of separately run benchmarks meaningless). Each iteration
+// also runs one bare TCP exchange of the same shape. Counters: floor/s,
+// tcp_exchange/s, loopback/s, loopback_pct_of_floor = 100 * floor time /
+// loopback time, loopback_pct_of_floor_plus_tcp = 100 * (floor + tcp) /
+// loopback.
 void BM_LoopbackVsFloor(benchmark::State& state) {
   auto loop = transport::EpollLoop::Create();
   ABSL_RAW_CHECK(loop.ok(), "epoll loop");
@@ -215,23 +223,34 @@ void BM_LoopbackVsFloor(benchmark::State& state) {
   ABSL_RAW_CHECK(listener.ok(), "listen on 127.0.0.1");
   RngEntropy floor_entropy(Rng(5));
   const bench::FloorKeys floor_keys(floor_entropy);
-  double floor_s = 0, loop_s = 0;
+  double floor_s = 0, tcp_s = 0, loop_s = 0;
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
     bench::HandshakeCryptoFloorOnce(floor_keys, floor_entropy);
     const auto t1 = std::chrono::steady_clock::now();
+    if (!OneTcpExchange(**loop, net, **listener, accepted)) {
+      state.SkipWithError("exchange failed");
+      break;
+    }
+    const auto t2 = std::chrono::steady_clock::now();
     if (!OneHandshake(**loop, net, **listener, accepted, ids, entropy)) {
       state.SkipWithError("handshake failed");
       break;
     }
-    const auto t2 = std::chrono::steady_clock::now();
+    const auto t3 = std::chrono::steady_clock::now();
     floor_s += std::chrono::duration<double>(t1 - t0).count();
-    loop_s += std::chrono::duration<double>(t2 - t1).count();
+    tcp_s += std::chrono::duration<double>(t2 - t1).count();
+    loop_s += std::chrono::duration<double>(t3 - t2).count();
   }
   const double n = static_cast<double>(state.iterations());
   state.counters["floor_per_s"] = floor_s > 0 ? n / floor_s : 0;
+  state.counters["tcp_exchange_per_s"] = tcp_s > 0 ? n / tcp_s : 0;
   state.counters["loopback_per_s"] = loop_s > 0 ? n / loop_s : 0;
   state.counters["loopback_pct_of_floor"] = loop_s > 0 ? 100 * floor_s / loop_s : 0;
+  // Against the floor plus the bare TCP work: what the rest of our code
+  // (symmetric crypto, RLP, frames, timers) costs on top of both.
+  state.counters["loopback_pct_of_floor_plus_tcp"] =
+      loop_s > 0 ? 100 * (floor_s + tcp_s) / loop_s : 0;
 }
 BENCHMARK(BM_LoopbackVsFloor)->UseRealTime();
 

@@ -19,17 +19,16 @@ namespace {
 
 std::string ScenarioText(int nodes, bool modelled) {
   return absl::StrCat(R"pb(
-    name: "bench"
-    duration: "1000h"
-    network {
-      regions { name: "eu" internal_latency: "15ms" }
-      regions { name: "us" internal_latency: "20ms" }
-      links { a: "eu" b: "us" latency: "45ms" }
-      jitter: 0.1
-      )pb",
+                        name: "bench"
+                        duration: "1000h"
+                        network { regions { name: "eu" internal_latency: "15ms" }
+                                  regions { name: "us" internal_latency: "20ms" }
+                                  links { a: "eu" b: "us" latency: "45ms" }
+                                  jitter: 0.1
+                      )pb",
                       modelled ? "handshake: MODELLED" : "", R"pb(
-    }
-    groups {
+                        }
+                        groups {
       name: "eu"
       count: )pb",
                       nodes / 2, R"pb(
@@ -40,7 +39,7 @@ std::string ScenarioText(int nodes, bool modelled) {
         graceful_fraction: 0.5
       }
     }
-    groups {
+                              groups {
       name: "us"
       count: )pb",
                       nodes - nodes / 2, R"pb(
@@ -51,7 +50,7 @@ std::string ScenarioText(int nodes, bool modelled) {
         downtime { kind: EXPONENTIAL mean: "2m" }
       }
     }
-    discovery { source: ORACLE lookup_interval: "100ms" }
+          discovery { source: ORACLE lookup_interval: "100ms" }
   )pb");
 }
 
