@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "core/server/admin_api.h"
 #include "core/server/server.h"
+#include "transport/dns_resolver.h"
 #include "transport/epoll_loop.h"
 #include "transport/http_server.h"
 #include "transport/node_flags.h"
@@ -107,6 +108,8 @@ int Run(int argc, char** argv) {
     return 1;
   }
   SocketNetwork net(loop->get(), &log);
+  // Static nodes named by DNS. Declared before the server, so destroyed after it.
+  ThreadDnsResolver resolver(loop->get());
 
   ServerConfig cfg;
   cfg.key = *key;
@@ -127,6 +130,7 @@ int Run(int argc, char** argv) {
   deps.loop = loop->get();
   deps.net = &net;
   deps.entropy = &entropy;
+  deps.dns = &resolver;
   {
     uint64_t seed = 0;
     entropy.Fill(absl::MakeSpan(reinterpret_cast<uint8_t*>(&seed), sizeof(seed)));
