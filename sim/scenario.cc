@@ -7,7 +7,9 @@
 #include <string>
 #include <utility>
 
+#include "absl/numeric/int128.h"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
@@ -29,6 +31,70 @@ const char kDefaultRegionName[] = "default";
 // Upper bound for every count-like setting (max_peers, dial_ratio, ...), so
 // none can overflow an int or exceed the largest possible network.
 constexpr int64_t kMaxSetting = kMaxScenarioNodes;
+
+// Link rates (AccessProfile.bandwidth): units, as tc's, in powers of 1000,
+// and the largest rate a scenario may give.
+constexpr std::pair<const char*, int64_t> kRateUnits[] = {
+    {"bit", 1},
+    {"kbit", 1000},
+    {"mbit", 1000 * 1000},
+    {"gbit", 1000 * 1000 * 1000},
+    {"tbit", int64_t{1000} * 1000 * 1000 * 1000},
+};
+constexpr int64_t kMaxBitsPerSecond = int64_t{1000} * 1000 * 1000 * 1000;
+// Digits beyond these cannot give a whole rate <= kMaxBitsPerSecond (the
+// integer part) or a whole number of bits (the fraction, with the largest
+// unit); checking them first keeps the arithmetic below in 128 bits.
+constexpr size_t kMaxRateIntegerDigits = 13;
+constexpr size_t kMaxRateFractionDigits = 12;
+
+// Parses "<digits>[.<digits>]<unit>" (unit case-insensitive) into bits per
+// second, exactly: in [1, kMaxBitsPerSecond] and whole. The error is the
+// problem only; the caller adds the field path.
+absl::StatusOr<int64_t> ParseRate(absl::string_view text) {
+  const auto problem = [text](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " \"", text, "\""));
+  };
+  size_t i = 0;
+  while (i < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  absl::string_view whole = text.substr(0, i);
+  absl::string_view fraction;
+  if (i < text.size() && text[i] == '.') {
+    const size_t start = ++i;
+    while (i < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[i]))) ++i;
+    fraction = text.substr(start, i - start);
+    if (fraction.empty()) return problem("invalid rate");
+  }
+  if (whole.empty()) return problem("invalid rate");
+  const std::string unit = absl::AsciiStrToLower(text.substr(i));
+  int64_t multiplier = 0;
+  for (const auto& [name, value] : kRateUnits) {
+    if (unit == name) multiplier = value;
+  }
+  if (multiplier == 0) return problem("invalid rate");
+
+  // Only significant digits count against the limits.
+  while (!whole.empty() && whole.front() == '0') whole.remove_prefix(1);
+  while (!fraction.empty() && fraction.back() == '0') fraction.remove_suffix(1);
+  if (whole.size() > kMaxRateIntegerDigits) {
+    return problem("must be <= 1tbit, got");
+  }
+  if (fraction.size() > kMaxRateFractionDigits) {
+    return problem("must be a whole number of bits per second, got");
+  }
+  absl::uint128 mantissa = 0, divisor = 1;
+  for (char c : whole) mantissa = mantissa * 10 + (c - '0');
+  for (char c : fraction) {
+    mantissa = mantissa * 10 + (c - '0');
+    divisor *= 10;
+  }
+  const absl::uint128 scaled = mantissa * static_cast<uint64_t>(multiplier);
+  if (scaled % divisor != 0) return problem("must be a whole number of bits per second, got");
+  const absl::uint128 bits = scaled / divisor;
+  if (bits == 0) return problem("must be > 0, got");
+  if (bits > static_cast<uint64_t>(kMaxBitsPerSecond)) return problem("must be <= 1tbit, got");
+  return static_cast<int64_t>(absl::Uint128Low64(bits));
+}
 
 // A uniform double in (0, 1) from the top 53 bits of one Next64: the midpoint
 // of one of 2^53 equal cells, so it is never exactly 0 (log stays finite) nor
@@ -325,7 +391,17 @@ absl::Status Converter::ConvertNetwork(const pb::NetworkModel& in, ScenarioSpec&
     absl::StatusOr<absl::Duration> extra =
         DurationField(p.extra_latency(), path + ".extra_latency", absl::ZeroDuration());
     if (!extra.ok()) return extra.status();
-    out.access_profiles.push_back(AccessSpec{p.name(), *extra});
+    // Loss 1 would make every dial of the node fail: a partition says that.
+    if (!(p.loss() >= 0 && p.loss() < 1)) {
+      return Error(path + ".loss", absl::StrCat("must be in [0, 1), got ", p.loss()));
+    }
+    int64_t bandwidth = 0;
+    if (!p.bandwidth().empty()) {
+      absl::StatusOr<int64_t> rate = ParseRate(p.bandwidth());
+      if (!rate.ok()) return Error(path + ".bandwidth", rate.status().message());
+      bandwidth = *rate;
+    }
+    out.access_profiles.push_back(AccessSpec{p.name(), *extra, p.loss(), bandwidth});
   }
 
   if (absl::Status s = FractionField(in.refuse_fraction(), "network.refuse_fraction"); !s.ok()) {

@@ -85,9 +85,13 @@ struct RegionSpec {
   absl::Duration internal_latency = absl::Milliseconds(50);
 };
 
+// An access profile (see AccessProfile in scenarios/scenario.proto for the
+// model): extra latency, packet loss and link rate of a node.
 struct AccessSpec {
   std::string name;
   absl::Duration extra_latency;
+  double loss = 0;                        // In [0, 1).
+  int64_t bandwidth_bits_per_second = 0;  // In [1, 1e12]; 0 = unlimited.
 };
 
 struct FaultSpec {

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -77,7 +78,7 @@ constexpr char kFullScenario[] = R"pb(
     links { a: "us" b: "eu" latency: "45ms" }
     jitter: 0.2
     access { name: "fiber" }
-    access { name: "dsl" extra_latency: "15ms" }
+    access { name: "dsl" extra_latency: "15ms" loss: 0.02 bandwidth: "10mbit" }
     refuse_fraction: 0.05
     handshake: REAL
   }
@@ -143,8 +144,12 @@ TEST(ParseScenarioTest, FullScenarioConvertsEveryField) {
   ASSERT_EQ(s.access_profiles.size(), 2u);
   EXPECT_EQ(s.access_profiles[0].name, "fiber");
   EXPECT_EQ(s.access_profiles[0].extra_latency, absl::ZeroDuration());
+  EXPECT_EQ(s.access_profiles[0].loss, 0);
+  EXPECT_EQ(s.access_profiles[0].bandwidth_bits_per_second, 0);
   EXPECT_EQ(s.access_profiles[1].name, "dsl");
   EXPECT_EQ(s.access_profiles[1].extra_latency, Milliseconds(15));
+  EXPECT_EQ(s.access_profiles[1].loss, 0.02);
+  EXPECT_EQ(s.access_profiles[1].bandwidth_bits_per_second, 10 * 1000 * 1000);
   EXPECT_EQ(s.refuse_fraction, 0.05);
 
   ASSERT_EQ(s.groups.size(), 4u);
@@ -460,6 +465,44 @@ const std::vector<RejectCase>& RejectCases() {
        "network.access[1].name: duplicate access profile \"d\""},
       {"BadExtraLatency", kGroups + "network { access { name: \"d\" extra_latency: \"inf\" } }",
        "network.access[0].extra_latency: invalid duration \"inf\""},
+      {"LossOne", kGroups + "network { access { name: \"d\" loss: 1 } }",
+       "network.access[0].loss: must be in [0, 1), got 1"},
+      {"LossNegative",
+       kGroups + "network { access { name: \"d\" } access { name: \"e\" loss: -0.01 } }",
+       "network.access[1].loss: must be in [0, 1), got -0.01"},
+      {"LossNan", kGroups + "network { access { name: \"d\" loss: nan } }",
+       "network.access[0].loss: must be in [0, 1), got nan"},
+      {"BandwidthWord",
+       kGroups + "network { access { name: \"d\" } access { name: \"e\" bandwidth: \"fast\" } }",
+       "network.access[1].bandwidth: invalid rate \"fast\""},
+      {"BandwidthNoUnit", kGroups + "network { access { name: \"d\" bandwidth: \"1000\" } }",
+       "network.access[0].bandwidth: invalid rate \"1000\""},
+      {"BandwidthBytes", kGroups + "network { access { name: \"d\" bandwidth: \"10mbps\" } }",
+       "network.access[0].bandwidth: invalid rate \"10mbps\""},
+      {"BandwidthSpace", kGroups + "network { access { name: \"d\" bandwidth: \"10 mbit\" } }",
+       "network.access[0].bandwidth: invalid rate \"10 mbit\""},
+      {"BandwidthNegative", kGroups + "network { access { name: \"d\" bandwidth: \"-1mbit\" } }",
+       "network.access[0].bandwidth: invalid rate \"-1mbit\""},
+      {"BandwidthNoDigits", kGroups + "network { access { name: \"d\" bandwidth: \".5mbit\" } }",
+       "network.access[0].bandwidth: invalid rate \".5mbit\""},
+      {"BandwidthBareDot", kGroups + "network { access { name: \"d\" bandwidth: \"1.mbit\" } }",
+       "network.access[0].bandwidth: invalid rate \"1.mbit\""},
+      {"BandwidthExponent", kGroups + "network { access { name: \"d\" bandwidth: \"1e6bit\" } }",
+       "network.access[0].bandwidth: invalid rate \"1e6bit\""},
+      {"BandwidthZero", kGroups + "network { access { name: \"d\" bandwidth: \"0kbit\" } }",
+       "network.access[0].bandwidth: must be > 0, got \"0kbit\""},
+      {"BandwidthFractionOfABit",
+       kGroups + "network { access { name: \"d\" bandwidth: \"1.5bit\" } }",
+       "network.access[0].bandwidth: must be a whole number of bits per second, got \"1.5bit\""},
+      {"BandwidthTinyFraction",
+       kGroups + "network { access { name: \"d\" bandwidth: \"0.0000000000001tbit\" } }",
+       "network.access[0].bandwidth: must be a whole number of bits per second, got "
+       "\"0.0000000000001tbit\""},
+      {"BandwidthTooHigh", kGroups + "network { access { name: \"d\" bandwidth: \"1001gbit\" } }",
+       "network.access[0].bandwidth: must be <= 1tbit, got \"1001gbit\""},
+      {"BandwidthHuge",
+       kGroups + "network { access { name: \"d\" bandwidth: \"99999999999999999999999999bit\" } }",
+       "network.access[0].bandwidth: must be <= 1tbit, got \"99999999999999999999999999bit\""},
       {"RefuseTooLarge", kGroups + "network { refuse_fraction: 2 }",
        "network.refuse_fraction: must be in [0, 1], got 2"},
       {"CpuWithoutModelled", kGroups + "network { modelled_handshake_cpu: \"1ms\" }",
@@ -550,6 +593,43 @@ INSTANTIATE_TEST_SUITE_P(ParseScenarioTest, RejectTest, testing::ValuesIn(Reject
                          [](const testing::TestParamInfo<RejectCase>& info) {
                            return std::string(info.param.name);
                          });
+
+// Rates in every unit, exact; loss at its bounds.
+TEST(ParseScenarioTest, AccessProfileRatesAndLoss) {
+  const std::vector<std::pair<std::string, int64_t>> rates = {
+      {"1bit", 1},
+      {"500kbit", 500 * 1000},
+      {"10mbit", 10 * 1000 * 1000},
+      {"1gbit", 1000 * 1000 * 1000},
+      {"1tbit", int64_t{1000} * 1000 * 1000 * 1000},
+      {"1.5mbit", 1500 * 1000},
+      {"0.001kbit", 1},
+      {"2.50000Gbit", int64_t{2500} * 1000 * 1000},
+      {"007MBIT", 7 * 1000 * 1000},
+      {"999999999999bit", 999999999999},
+      {"0.000000000001tbit", 1},
+  };
+  for (const auto& [text, want] : rates) {
+    absl::StatusOr<ScenarioSpec> parsed =
+        ParseScenario(absl::StrCat("groups { name: \"a\" count: 1 } network { access { name: "
+                                   "\"p\" bandwidth: \"",
+                                   text, "\" } }"),
+                      kOrigin);
+    ASSERT_TRUE(parsed.ok()) << text << ": " << parsed.status();
+    EXPECT_EQ(parsed->access_profiles[0].bandwidth_bits_per_second, want) << text;
+    EXPECT_EQ(parsed->access_profiles[0].loss, 0) << text;
+  }
+  absl::StatusOr<ScenarioSpec> parsed = ParseScenario(
+      "groups { name: \"a\" count: 1 access: \"lossy\" } "
+      "network { access { name: \"lossy\" loss: 0.999 } access { name: \"none\" loss: 0 } }",
+      kOrigin);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->access_profiles[0].loss, 0.999);
+  EXPECT_EQ(parsed->access_profiles[0].bandwidth_bits_per_second, 0);  // Unlimited.
+  EXPECT_EQ(parsed->access_profiles[0].extra_latency, absl::ZeroDuration());
+  EXPECT_EQ(parsed->access_profiles[1].loss, 0);
+  EXPECT_EQ(parsed->groups[0].access, 0);
+}
 
 TEST(ParseScenarioTest, EmptyOriginLeavesOutThePrefix) {
   EXPECT_EQ(std::string(ParseScenario("", "").status().message()),

@@ -279,6 +279,19 @@ absl::Status World::Init() {
   opts.filter = [this](const IpAddress& a, const IpAddress& b, bool tcp) {
     return Filter(a, b, tcp);
   };
+  // Access-link rates: each direction of a connection runs at the smaller
+  // rate of its two ends (a node without a rate is unlimited).
+  opts.bandwidth = [this](const IpAddress& a, const IpAddress& b) -> std::optional<int64_t> {
+    int64_t rate = 0;  // 0: unlimited.
+    for (const int n : {NodeAt(a), NodeAt(b)}) {
+      const int access = n < 0 ? -1 : spec_.groups[nodes_[n]->group].access;
+      if (access < 0) continue;
+      const int64_t r = spec_.access_profiles[access].bandwidth_bits_per_second;
+      if (r > 0 && (rate == 0 || r < rate)) rate = r;
+    }
+    if (rate == 0) return std::nullopt;
+    return rate;
+  };
   switch_ = std::make_unique<MemSwitch>(std::move(opts));
 
   // Nodes, in group order; identities from the root seed.
@@ -408,6 +421,13 @@ MemVerdict World::Filter(const IpAddress& from, const IpAddress& to, bool tcp) {
     if (side[ga] != 0 && side[gb] != 0 && side[ga] != side[gb]) return MemVerdict::kDrop;
   }
   if (tcp && spec_.groups[gb].unreachable) return MemVerdict::kDrop;  // NAT.
+  // Access-link loss, independent at the two ends; no draw when neither
+  // end has any (runs without loss are unchanged).
+  auto loss = [this](int g) {
+    const int p = spec_.groups[g].access;
+    return p < 0 ? 0.0 : spec_.access_profiles[p].loss;
+  };
+  if (Bernoulli(rng_, 1 - (1 - loss(ga)) * (1 - loss(gb)))) return MemVerdict::kLose;
   if (tcp && Bernoulli(rng_, spec_.refuse_fraction)) return MemVerdict::kRefuse;
   return MemVerdict::kDeliver;
 }

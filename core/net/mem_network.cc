@@ -63,6 +63,8 @@ class MemSwitch::Host final : public Network {
     absl::Duration latency;
     bool times_out = false;      // Finishes at the timeout, before the round trip.
     MonoTime deadline;           // Start + timeout.
+    MonoTime syn_sent;           // When the latest SYN left.
+    int retransmits = 0;         // SYNs sent after the first.
     absl::Status status;         // Set when the dial fails before finishing.
     std::unique_ptr<Conn> conn;  // The dialer's end, once a listener took the other.
     DialCallback done;
@@ -70,8 +72,16 @@ class MemSwitch::Host final : public Network {
     TimerId finish_timer = kNoTimer;
   };
 
-  // The SYN reaches the destination: connect or refuse.
+  // Sends a SYN at `sent` (now, or a retransmission time that may have
+  // passed already when the dial learns of the loss): schedules its arrival
+  // and the dial's end, at the round trip or the deadline, whichever is
+  // first. The arrival is scheduled first so that, at equal times, it runs
+  // first; a SYN that would arrive at or after the deadline is not sent.
+  void SendSyn(uint64_t id, PendingDial& d, MonoTime sent);
+  // The SYN reaches the destination: connect, refuse or lose it.
   void ArriveDial(uint64_t id);
+  // The SYN was lost: retransmit it, or give up.
+  void LoseSyn(uint64_t id, PendingDial& d);
   // Reports the outcome to the dialer.
   void FinishDial(uint64_t id);
 
@@ -262,14 +272,19 @@ void MemSwitch::Host::Dial(const Endpoint& to, absl::Duration timeout, DialCallb
   d.latency = sw_->OneWayLatency(ip_, to.ip);
   if (timeout < absl::ZeroDuration()) timeout = absl::ZeroDuration();
   d.deadline = loop_->Now() + timeout;
+  SendSyn(id, d, loop_->Now());
+}
 
-  // Arrival is scheduled first so that, at equal times, it runs first.
-  const absl::Duration round_trip = 2 * d.latency;
-  d.times_out = round_trip > timeout;
-  if (!d.times_out || d.latency < timeout) {
-    d.arrive_timer = loop_->RunAfter(d.latency, [this, id] { ArriveDial(id); });
+void MemSwitch::Host::SendSyn(uint64_t id, PendingDial& d, MonoTime sent) {
+  d.syn_sent = sent;
+  const MonoTime arrival = sent + d.latency;
+  const MonoTime round_trip_end = arrival + d.latency;
+  d.times_out = round_trip_end > d.deadline;
+  if (!d.times_out || arrival < d.deadline) {
+    d.arrive_timer = loop_->RunAt(arrival, [this, id] { ArriveDial(id); });
   }
-  finish_after(d.times_out ? timeout : round_trip);
+  d.finish_timer =
+      loop_->RunAt(d.times_out ? d.deadline : round_trip_end, [this, id] { FinishDial(id); });
 }
 
 void MemSwitch::Host::ArriveDial(uint64_t id) {
@@ -280,6 +295,11 @@ void MemSwitch::Host::ArriveDial(uint64_t id) {
 
   const MemVerdict verdict =
       sw_->opts_.filter ? sw_->opts_.filter(ip_, d.to.ip, true) : MemVerdict::kDeliver;
+  if (verdict == MemVerdict::kLose) {
+    ++sw_->stats_.syns_lost;
+    LoseSyn(id, d);
+    return;
+  }
   if (verdict != MemVerdict::kDeliver) ++sw_->stats_.filtered;
   if (verdict == MemVerdict::kDrop) {
     // The SYN is lost: the dialer waits for its timeout.
@@ -303,9 +323,31 @@ void MemSwitch::Host::ArriveDial(uint64_t id) {
     return;
   }
   ++sw_->stats_.accepted;
-  auto ends = NewConnPair(loop_, listener->loop(), d.local, d.to, d.latency);
+  const PipeRates rates{sw_->Rate(ip_, d.to.ip), sw_->Rate(d.to.ip, ip_)};
+  auto ends = NewConnPair(loop_, listener->loop(), d.local, d.to, d.latency, rates);
   d.conn = std::move(ends.first);
   listener->Offer(std::move(ends.second));
+}
+
+void MemSwitch::Host::LoseSyn(uint64_t id, PendingDial& d) {
+  // The finish timer is rescheduled below, after the next SYN's arrival.
+  loop_->Cancel(d.finish_timer);
+  d.finish_timer = kNoTimer;
+  // The SYN sent with this RTO was lost; the next one is due when it ends.
+  const MonoTime next = d.syn_sent + kMemSynInitialRto * (int64_t{1} << d.retransmits);
+  if (d.retransmits < kMemSynRetries) {
+    ++d.retransmits;
+    SendSyn(id, d, next);
+    return;
+  }
+  // Out of retransmissions: the kernel gives up when the next would be due,
+  // unless the dialer's own timeout comes first.
+  d.times_out = next >= d.deadline;
+  if (!d.times_out) {
+    d.status = absl::DeadlineExceededError(
+        absl::StrCat("dial tcp ", d.to.ToString(), ": connection timed out"));
+  }
+  d.finish_timer = loop_->RunAt(d.times_out ? d.deadline : next, [this, id] { FinishDial(id); });
 }
 
 void MemSwitch::Host::FinishDial(uint64_t id) {
@@ -393,9 +435,17 @@ absl::Duration MemSwitch::OneWayLatency(const IpAddress& from, const IpAddress& 
   return d < absl::ZeroDuration() ? absl::ZeroDuration() : d;
 }
 
+int64_t MemSwitch::Rate(const IpAddress& from, const IpAddress& to) {
+  if (!opts_.bandwidth) return 0;
+  const std::optional<int64_t> rate = opts_.bandwidth(from, to);
+  return rate.has_value() && *rate > 0 ? *rate : 0;
+}
+
 void MemSwitch::ArrivePacket(const Endpoint& from, const Endpoint& to, std::vector<uint8_t> data) {
-  if (opts_.filter && opts_.filter(from.ip, to.ip, false) != MemVerdict::kDeliver) {
-    ++stats_.filtered;
+  const MemVerdict verdict =
+      opts_.filter ? opts_.filter(from.ip, to.ip, false) : MemVerdict::kDeliver;
+  if (verdict != MemVerdict::kDeliver) {
+    ++(verdict == MemVerdict::kLose ? stats_.packets_lost : stats_.filtered);
     ++stats_.packets_dropped;
     return;
   }

@@ -28,6 +28,23 @@
 //    0 or an unspecified IP is kInvalidArgument "dial tcp <to>: invalid
 //    address" (posted). The dialer's end has local endpoint
 //    <dialer IP>:<ephemeral> and remote `to`; the listener's end the reverse.
+//  - SYN loss (the filter says kLose): as Linux, the dialer retransmits the
+//    SYN after an RTO of kMemSynInitialRto that doubles each time, so
+//    retransmissions leave at start + 1 s, + 3 s, + 7 s, ... Each one is a
+//    new SYN as above (the filter is asked again when it arrives): a dial
+//    whose first SYN alone is lost connects at 1 s + 2L. The dial fails at
+//    its timeout as usual when the next round trip would end after it (a
+//    retransmission never leaves after the timeout); after
+//    kMemSynRetries retransmissions are lost too, it fails when the next
+//    one would be due (127 s after the start) with kDeadlineExceeded
+//    "dial tcp <to>: connection timed out". One loss decision covers the
+//    SYN and its answer.
+//  - Streams: bytes take L each way, in order. Optionally
+//    (MemSwitchOptions::bandwidth) each direction has a rate that adds
+//    serialization delay and makes writes queue (see PipeRates in
+//    core/net/pipe.h). Loss on an established connection is not modelled:
+//    TCP would hide it as extra delay (retransmission), which the latency
+//    and rate already stand for.
 //  - Listener: connections wait in a FIFO backlog of at most
 //    `listen_backlog` until the accept callback takes them, in arrival
 //    order, from posted tasks; while SetAcceptEnabled(false) they just wait
@@ -38,7 +55,9 @@
 //    arrives after L at whichever socket is bound to the destination port at
 //    that moment, or is dropped silently (counted). `from` is the sender's
 //    <host IP>:<bound port>. Delivery order between one pair of hosts
-//    follows send order when L is constant.
+//    follows send order when L is constant. Datagrams are only delayed by L:
+//    rates do not apply to them. A datagram the filter refuses, drops or
+//    loses is dropped.
 //  - Destroying a host's Network removes the host: its listeners and sockets
 //    stop (no further callbacks; SendTo then returns kUnavailable), its
 //    pending dials are abandoned without callbacks (an end already handed to
@@ -49,7 +68,8 @@
 //    flight too.
 //
 // Everything is deterministic: no clocks but the loops', ordered containers
-// only, ports and ids from counters.
+// only, ports and ids from counters; randomness (e.g. loss) only through the
+// option callbacks, which must be deterministic themselves.
 //
 // Threading and lifetimes: single-threaded; all hosts' loops run on one
 // thread (normally SimLoops on one EventQueue; hosts may share a loop). The
@@ -63,6 +83,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -81,6 +102,11 @@ inline constexpr size_t kMaxMemDatagramBytes = 65507;
 // The per-host ephemeral port range, for port 0 and dialer-side ports.
 inline constexpr uint16_t kMemFirstEphemeralPort = 32768;
 inline constexpr uint16_t kMemLastEphemeralPort = 65535;
+// Lost SYNs: the first retransmission timeout, doubled after each
+// retransmission, and how many retransmissions a dial makes before it gives
+// up (Linux's TCP_TIMEOUT_INIT and the default net.ipv4.tcp_syn_retries).
+inline constexpr absl::Duration kMemSynInitialRto = absl::Seconds(1);
+inline constexpr int kMemSynRetries = 6;
 
 // What happens to a connection attempt or datagram from one host to an
 // address, decided when it arrives (see MemSwitchOptions::filter).
@@ -88,8 +114,10 @@ enum class MemVerdict {
   kDeliver,  // Normal delivery.
   kRefuse,   // TCP: the destination answers with a reset ("connection
              // refused" at 2L). Datagrams: dropped.
-  kDrop,     // Lost on the way (NAT, firewall, partition): a dial times out
-             // at its timeout; datagrams are dropped.
+  kDrop,     // Lost on the way for good (NAT, firewall, partition): a dial
+             // times out at its timeout; datagrams are dropped.
+  kLose,     // Lost this once (packet loss): a SYN is retransmitted after the
+             // RTO (see the file comment); datagrams are dropped.
 };
 
 struct MemSwitchOptions {
@@ -101,10 +129,17 @@ struct MemSwitchOptions {
   // Optional: the one-way delay from host `from` to address `to`. Must be
   // deterministic (a pure function or driven by a seeded Rng).
   absl::AnyInvocable<absl::Duration(const IpAddress& from, const IpAddress& to)> latency;
-  // Optional: decides the fate of each SYN and datagram when it arrives
-  // (`from` host, `to` address; `tcp` tells which). Unset: kDeliver. Must be
-  // deterministic. Counted in MemSwitchStats::filtered.
+  // Optional: decides the fate of each SYN (retransmissions included) and
+  // datagram when it arrives (`from` host, `to` address; `tcp` tells which).
+  // Unset: kDeliver. Must be deterministic (called in event order, so a
+  // seeded Rng drawn from inside it is). kRefuse and kDrop are counted in
+  // MemSwitchStats::filtered, kLose in syns_lost or packets_lost.
   absl::AnyInvocable<MemVerdict(const IpAddress& from, const IpAddress& to, bool tcp)> filter;
+  // Optional: the rate of the stream direction from host `from` to host
+  // `to` in bits per second, asked for both directions when a connection is
+  // set up. nullopt or a value <= 0: unlimited. Unset: all unlimited. Must
+  // be deterministic.
+  absl::AnyInvocable<std::optional<int64_t>(const IpAddress& from, const IpAddress& to)> bandwidth;
 };
 
 // Counters over the switch's lifetime.
@@ -114,8 +149,10 @@ struct MemSwitchStats {
   int64_t accepted = 0;           // Dials that reached a listener's backlog.
   int64_t packets_sent = 0;       // Datagrams SendTo accepted.
   int64_t packets_delivered = 0;  // Datagrams handed to a packet callback.
-  int64_t packets_dropped = 0;    // Datagrams that found no socket on arrival.
+  int64_t packets_dropped = 0;    // Datagrams not delivered: no socket, filtered or lost.
   int64_t filtered = 0;           // SYNs and datagrams refused or dropped by the filter.
+  int64_t syns_lost = 0;          // SYNs (retransmissions included) lost (kLose).
+  int64_t packets_lost = 0;       // Datagrams lost (kLose); also in packets_dropped.
 };
 
 // The wiring between in-memory hosts. See the file comment for the model.
@@ -142,6 +179,8 @@ class MemSwitch {
 
   // The one-way delay from `from` to `to`, never negative.
   absl::Duration OneWayLatency(const IpAddress& from, const IpAddress& to);
+  // The stream rate from `from` to `to` in bits per second; 0: unlimited.
+  int64_t Rate(const IpAddress& from, const IpAddress& to);
   // Runs when a datagram sent at `from` reaches `to`'s IP.
   void ArrivePacket(const Endpoint& from, const Endpoint& to, std::vector<uint8_t> data);
 

@@ -4,6 +4,7 @@
 #include <iterator>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -247,15 +248,230 @@ TEST_F(MemNetworkTest, FilterRefusesOrDropsAtArrival) {
   Dial(*b_, Ep("10.0.0.3:30303"), absl::Seconds(1), &fine);
   q_.RunUntilIdle();
   EXPECT_EQ(refused.time_ns, 20 * kMs);
-  EXPECT_EQ(refused.status,
-            absl::UnavailableError("dial tcp 10.0.0.2:30303: connection refused"));
+  EXPECT_EQ(refused.status, absl::UnavailableError("dial tcp 10.0.0.2:30303: connection refused"));
   EXPECT_EQ(dropped.time_ns, 1000 * kMs);
-  EXPECT_EQ(dropped.status,
-            absl::DeadlineExceededError("dial tcp 10.0.0.3:30303: i/o timeout"));
+  EXPECT_EQ(dropped.status, absl::DeadlineExceededError("dial tcp 10.0.0.3:30303: i/o timeout"));
   EXPECT_TRUE(fine.status.ok());
   EXPECT_TRUE(accepted_b.conns.empty());
   EXPECT_EQ(accepted_c.conns.size(), 1u);
   EXPECT_EQ(sw_->stats().filtered, 2);
+}
+
+// A filter that loses the first `lose` TCP SYNs (and, if `packets`, every
+// other datagram), counting what it was asked.
+struct LossyFilter {
+  int lose = 0;
+  bool packets = false;
+  int syns_seen = 0;
+  int packets_seen = 0;
+
+  MemSwitchOptions Options(absl::Duration latency) {
+    MemSwitchOptions o;
+    o.default_latency = latency;
+    o.filter = [this](const IpAddress&, const IpAddress&, bool tcp) {
+      if (tcp) {
+        ++syns_seen;
+        if (lose > 0) {
+          --lose;
+          return MemVerdict::kLose;
+        }
+        return MemVerdict::kDeliver;
+      }
+      ++packets_seen;
+      return packets && packets_seen % 2 == 1 ? MemVerdict::kLose : MemVerdict::kDeliver;
+    };
+    return o;
+  }
+};
+
+constexpr int64_t kSec = 1000 * kMs;
+
+// A lost SYN is retransmitted after 1 s, the next after 2 s more (3 s), and
+// each retransmission is a new SYN with its own round trip.
+TEST_F(MemNetworkTest, LostSynIsRetransmittedAfterTheRto) {
+  LossyFilter loss{1};
+  Make(loss.Options(absl::Milliseconds(10)));
+  AcceptLog accepted;
+  auto listener = Listen(*b_, Ep("10.0.0.2:30303"), &accepted);
+  DialLog once;
+  Dial(*a_, Ep("10.0.0.2:30303"), absl::Seconds(5), &once);
+  q_.RunUntilIdle();
+  ASSERT_EQ(once.calls, 1);
+  EXPECT_EQ(once.time_ns, 1 * kSec + 20 * kMs);
+  ASSERT_NE(once.conn, nullptr) << once.status;
+  EXPECT_EQ(accepted.times_ns, std::vector<int64_t>{1 * kSec + 10 * kMs});
+  EXPECT_EQ(loss.syns_seen, 2);
+
+  // Two lost: retransmissions at +1 s and +3 s.
+  loss.lose = 2;
+  const int64_t t0 = q_.now_ns();
+  DialLog twice;
+  Dial(*a_, Ep("10.0.0.2:30303"), absl::Seconds(5), &twice);
+  q_.RunUntilIdle();
+  EXPECT_EQ(twice.time_ns, t0 + 3 * kSec + 20 * kMs);
+  EXPECT_NE(twice.conn, nullptr) << twice.status;
+  EXPECT_EQ(loss.syns_seen, 5);
+
+  // A retransmission to a closed port is refused one round trip after it.
+  loss.lose = 1;
+  const int64_t t1 = q_.now_ns();
+  DialLog refused;
+  Dial(*a_, Ep("10.0.0.2:1"), absl::Seconds(5), &refused);
+  q_.RunUntilIdle();
+  EXPECT_EQ(refused.time_ns, t1 + 1 * kSec + 20 * kMs);
+  EXPECT_EQ(refused.status, absl::UnavailableError("dial tcp 10.0.0.2:1: connection refused"));
+
+  EXPECT_EQ(sw_->stats().syns_lost, 4);
+  EXPECT_EQ(sw_->stats().filtered, 0);
+  EXPECT_EQ(sw_->stats().dials, 3);
+  EXPECT_EQ(sw_->stats().accepted, 2);
+  EXPECT_EQ(sw_->stats().refused, 1);
+}
+
+TEST_F(MemNetworkTest, AlwaysLostSynTimesOutAtTheDialTimeout) {
+  LossyFilter loss{1000};
+  Make(loss.Options(absl::Milliseconds(10)));
+  AcceptLog accepted;
+  auto listener = Listen(*b_, Ep("10.0.0.2:30303"), &accepted);
+  DialLog dial;
+  Dial(*a_, Ep("10.0.0.2:30303"), absl::Seconds(10), &dial);
+  q_.RunUntilIdle();
+  EXPECT_EQ(dial.calls, 1);
+  EXPECT_EQ(dial.time_ns, 10 * kSec);
+  EXPECT_EQ(dial.status, absl::DeadlineExceededError("dial tcp 10.0.0.2:30303: i/o timeout"));
+  EXPECT_TRUE(accepted.conns.empty());
+  // SYNs at 0, 1, 3 and 7 s; the next would leave at 15 s.
+  EXPECT_EQ(loss.syns_seen, 4);
+  EXPECT_EQ(sw_->stats().syns_lost, 4);
+  EXPECT_EQ(q_.pending(), 0u);
+}
+
+TEST_F(MemNetworkTest, AlwaysLostSynGivesUpAfterTheLastRetransmission) {
+  LossyFilter loss{1000};
+  Make(loss.Options(absl::Milliseconds(10)));
+  DialLog dial;
+  Dial(*a_, Ep("10.0.0.2:30303"), kInf, &dial);
+  q_.RunUntilIdle();
+  // 1 + 2 + 4 + ... + 64 s: the first SYN and six retransmissions.
+  EXPECT_EQ(dial.time_ns, 127 * kSec);
+  EXPECT_EQ(dial.status,
+            absl::DeadlineExceededError("dial tcp 10.0.0.2:30303: connection timed out"));
+  EXPECT_EQ(loss.syns_seen, 1 + kMemSynRetries);
+
+  // A timeout before that point wins.
+  loss.syns_seen = 0;
+  const int64_t t0 = q_.now_ns();
+  DialLog shorter;
+  Dial(*a_, Ep("10.0.0.2:30303"), absl::Seconds(126), &shorter);
+  q_.RunUntilIdle();
+  EXPECT_EQ(shorter.time_ns, t0 + 126 * kSec);
+  EXPECT_EQ(shorter.status.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(shorter.status.message(), "dial tcp 10.0.0.2:30303: i/o timeout");
+}
+
+// A retransmission that reaches the listener before the timeout, with the
+// answer due after it: the listener's end is reset, as for a first SYN.
+TEST_F(MemNetworkTest, RetransmissionArrivingJustBeforeTheTimeout) {
+  LossyFilter loss{1};
+  Make(loss.Options(absl::Milliseconds(300)));
+  AcceptLog accepted;
+  auto listener = Listen(*b_, Ep("10.0.0.2:30303"), &accepted);
+  DialLog dial;
+  Dial(*a_, Ep("10.0.0.2:30303"), absl::Milliseconds(1500), &dial);
+  q_.RunUntil(1300 * kMs);
+  ASSERT_EQ(accepted.conns.size(), 1u);
+  EXPECT_EQ(accepted.times_ns[0], 1300 * kMs);
+  ConnLog in_log;
+  in_log.Attach(*accepted.conns[0], q_);
+  q_.RunUntilIdle();
+  EXPECT_EQ(dial.time_ns, 1500 * kMs);
+  EXPECT_EQ(dial.status.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(in_log.closes, 1);
+  EXPECT_EQ(in_log.close_time_ns, 1800 * kMs);
+  EXPECT_EQ(in_log.why, absl::UnavailableError("connection reset by peer"));
+}
+
+// With L beyond the RTO the retransmission left before the loss was known:
+// it arrives 1 s after the first SYN would have.
+TEST_F(MemNetworkTest, RetransmissionTimingHoldsWhenTheLatencyExceedsTheRto) {
+  LossyFilter loss{1};
+  Make(loss.Options(absl::Milliseconds(1500)));
+  AcceptLog accepted;
+  auto listener = Listen(*b_, Ep("10.0.0.2:30303"), &accepted);
+  DialLog dial;
+  Dial(*a_, Ep("10.0.0.2:30303"), kInf, &dial);
+  q_.RunUntilIdle();
+  EXPECT_EQ(accepted.times_ns, std::vector<int64_t>{2500 * kMs});
+  EXPECT_EQ(dial.time_ns, 4000 * kMs);
+  EXPECT_NE(dial.conn, nullptr) << dial.status;
+}
+
+TEST_F(MemNetworkTest, LostDatagramsAreDroppedAndCounted) {
+  LossyFilter loss{0, /*packets=*/true};
+  Make(loss.Options(absl::Milliseconds(10)));
+  std::vector<Packet> b_packets;
+  auto a_socket = Open(*a_, Ep("10.0.0.1:30301"), &b_packets);
+  auto b_socket = Open(*b_, Ep("10.0.0.2:30301"), &b_packets);
+  for (const char* d : {"1", "2", "3", "4", "5"}) {
+    ASSERT_TRUE(a_socket->SendTo(Ep("10.0.0.2:30301"), B(d)).ok());
+  }
+  q_.RunUntilIdle();
+  ASSERT_EQ(b_packets.size(), 2u);  // The 1st, 3rd and 5th were lost.
+  EXPECT_EQ(b_packets[0].data, "2");
+  EXPECT_EQ(b_packets[1].data, "4");
+  EXPECT_EQ(b_packets[1].time_ns, 10 * kMs);
+  EXPECT_EQ(sw_->stats().packets_sent, 5);
+  EXPECT_EQ(sw_->stats().packets_lost, 3);
+  EXPECT_EQ(sw_->stats().packets_dropped, 3);
+  EXPECT_EQ(sw_->stats().packets_delivered, 2);
+  EXPECT_EQ(sw_->stats().filtered, 0);
+  EXPECT_EQ(sw_->stats().syns_lost, 0);
+}
+
+// The bandwidth function gives each direction of a connection its rate.
+TEST_F(MemNetworkTest, BandwidthAddsSerializationDelayPerDirection) {
+  MemSwitchOptions opts = Latency(absl::Milliseconds(10));
+  std::vector<std::string> asked;
+  opts.bandwidth = [&asked](const IpAddress& from, const IpAddress& to) -> std::optional<int64_t> {
+    asked.push_back(absl::StrCat(from.ToString(), ">", to.ToString()));
+    if (from == Ip("10.0.0.1")) return 1000 * 1000;  // a sends at 1 Mbit/s.
+    if (from == Ip("10.0.0.3")) return 0;            // Counts as unlimited.
+    return std::nullopt;
+  };
+  Make(std::move(opts));
+  AcceptLog accepted;
+  auto listener = Listen(*b_, Ep("10.0.0.2:30303"), &accepted);
+  DialLog dial;
+  Dial(*a_, Ep("10.0.0.2:30303"), kInf, &dial);
+  q_.RunUntilIdle();
+  ASSERT_NE(dial.conn, nullptr) << dial.status;
+  ASSERT_EQ(accepted.conns.size(), 1u);
+  EXPECT_EQ(asked, (std::vector<std::string>{"10.0.0.1>10.0.0.2", "10.0.0.2>10.0.0.1"}));
+
+  ConnLog out_log, in_log;
+  out_log.Attach(*dial.conn, q_);
+  in_log.Attach(*accepted.conns[0], q_);
+  const int64_t t0 = q_.now_ns();
+  dial.conn->Write(Bytes(1250, 'x'));
+  dial.conn->Write(Bytes(1250, 'y'));
+  accepted.conns[0]->Write(Bytes(1250, 'z'));
+  q_.RunUntilIdle();
+  EXPECT_EQ(in_log.read_times_ns, (std::vector<int64_t>{t0 + 20 * kMs, t0 + 30 * kMs}));
+  EXPECT_EQ(in_log.data, std::string(1250, 'x') + std::string(1250, 'y'));
+  EXPECT_EQ(out_log.read_times_ns, std::vector<int64_t>{t0 + 10 * kMs});
+
+  // c -> b: both directions unlimited.
+  DialLog other;
+  Dial(*c_, Ep("10.0.0.2:30303"), kInf, &other);
+  q_.RunUntilIdle();
+  ASSERT_NE(other.conn, nullptr);
+  ConnLog other_in;
+  ASSERT_EQ(accepted.conns.size(), 2u);
+  other_in.Attach(*accepted.conns[1], q_);
+  const int64_t t1 = q_.now_ns();
+  other.conn->Write(Bytes(1250, 'w'));
+  q_.RunUntilIdle();
+  EXPECT_EQ(other_in.read_times_ns, std::vector<int64_t>{t1 + 10 * kMs});
 }
 
 TEST_F(MemNetworkTest, InvalidDialAddressesFailAtOnceButPosted) {

@@ -1,5 +1,6 @@
 #include "core/net/pipe.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "absl/base/internal/raw_logging.h"
+#include "absl/numeric/int128.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
@@ -25,8 +27,14 @@ struct Segment {
 
 class PipeEnd final : public Conn {
  public:
-  PipeEnd(EventLoop* loop, const Endpoint& local, const Endpoint& remote, absl::Duration delay)
-      : loop_(loop), local_(local), remote_(remote), delay_(delay) {}
+  // `rate_bits_per_second` limits this end's outgoing direction (0: none).
+  PipeEnd(EventLoop* loop, const Endpoint& local, const Endpoint& remote, absl::Duration delay,
+          int64_t rate_bits_per_second)
+      : loop_(loop),
+        local_(local),
+        remote_(remote),
+        delay_(delay),
+        rate_bits_per_second_(rate_bits_per_second) {}
 
   ~PipeEnd() override {
     // A socket closed without Close() is a reset for the other side.
@@ -69,13 +77,21 @@ class PipeEnd final : public Conn {
   Endpoint LocalEndpoint() const override { return local_; }
 
  private:
-  // Schedules `s` to arrive at the other end after the delay. Segments sent
-  // with one delay arrive in order: the loops run events due at the same
-  // instant in the order they were scheduled.
+  // Schedules `s` to arrive at the other end after the delay, behind what
+  // this direction already carries, plus its serialization time under a
+  // rate. Arrival times never decrease, and the loops run events due at the
+  // same instant in the order they were scheduled: segments arrive in order.
   void SendToPeer(Segment s) {
     if (!peer_alive_) return;
     PipeEnd* peer = peer_;
-    peer->loop_->RunAfter(delay_, [peer, alive = peer_alive_, s = std::move(s)]() mutable {
+    MonoTime arrival = std::max(loop_->Now() + delay_, last_arrival_);
+    if (rate_bits_per_second_ > 0 && !s.end) {
+      arrival += SerializationDelay(s.data.size(), rate_bits_per_second_);
+    }
+    last_arrival_ = arrival;
+    // Both loops share one clock (see the header), so the deadline means the
+    // same instant on the peer's loop.
+    peer->loop_->RunAt(arrival, [peer, alive = peer_alive_, s = std::move(s)]() mutable {
       if (!alive) return;
       peer->Arrive(std::move(s));
     });
@@ -155,7 +171,9 @@ class PipeEnd final : public Conn {
   const Endpoint local_;
   const Endpoint remote_;
   const absl::Duration delay_;
-  PipeEnd* peer_ = nullptr;  // Valid while peer_alive_.
+  const int64_t rate_bits_per_second_;            // Outgoing; 0: unlimited.
+  MonoTime last_arrival_ = absl::InfinitePast();  // Of the latest segment sent.
+  PipeEnd* peer_ = nullptr;                       // Valid while peer_alive_.
   WeakFlag::Ref peer_alive_;
   ReadCallback on_read_;
   CloseCallback on_close_;
@@ -170,14 +188,28 @@ class PipeEnd final : public Conn {
 
 }  // namespace
 
+absl::Duration SerializationDelay(size_t bytes, int64_t bits_per_second) {
+  ABSL_RAW_CHECK(bits_per_second > 0, "SerializationDelay: rate must be > 0");
+  // bits * 1e9 / rate in 128 bits: no size or rate can overflow it.
+  const absl::uint128 rate = static_cast<uint64_t>(bits_per_second);
+  const absl::uint128 scaled = absl::uint128(bytes) * 8 * 1000000000;
+  const absl::uint128 ns = (scaled + rate - 1) / rate;
+  // Beyond int64 nanoseconds (about 292 years) is forever for the simulator.
+  if (ns > static_cast<uint64_t>(INT64_MAX)) return absl::InfiniteDuration();
+  return absl::Nanoseconds(static_cast<int64_t>(absl::Uint128Low64(ns)));
+}
+
 std::pair<std::unique_ptr<Conn>, std::unique_ptr<Conn>> NewConnPair(EventLoop* loop_a,
                                                                     EventLoop* loop_b, Endpoint a,
                                                                     Endpoint b,
-                                                                    absl::Duration one_way_delay) {
+                                                                    absl::Duration one_way_delay,
+                                                                    PipeRates rates) {
   ABSL_RAW_CHECK(loop_a != nullptr && loop_b != nullptr, "NewConnPair: null loop");
   if (one_way_delay < absl::ZeroDuration()) one_way_delay = absl::ZeroDuration();
-  auto end_a = std::make_unique<PipeEnd>(loop_a, a, b, one_way_delay);
-  auto end_b = std::make_unique<PipeEnd>(loop_b, b, a, one_way_delay);
+  auto end_a = std::make_unique<PipeEnd>(loop_a, a, b, one_way_delay,
+                                         std::max<int64_t>(rates.a_to_b_bits_per_second, 0));
+  auto end_b = std::make_unique<PipeEnd>(loop_b, b, a, one_way_delay,
+                                         std::max<int64_t>(rates.b_to_a_bits_per_second, 0));
   end_a->Link(end_b.get());
   end_b->Link(end_a.get());
   return {std::unique_ptr<Conn>(std::move(end_a)), std::unique_ptr<Conn>(std::move(end_b))};

@@ -6,6 +6,15 @@
 //    PendingWriteBytes() is always 0) and arrive at the other end
 //    `one_way_delay` later, in order, as one read callback per Write, run on
 //    the receiving end's loop. There is no flow control.
+//  - Optionally each direction has a rate (PipeRates; unlimited by
+//    default), which adds serialization delay: a Write of n bytes at time
+//    `now` arrives at max(previous arrival in that direction,
+//    now + one_way_delay) + n*8/rate (whole nanoseconds, rounded up), so
+//    back-to-back writes queue behind each other and order is kept. The EOF
+//    or reset of a direction takes no serialization time but still arrives
+//    after every byte written before it, queued ones included (the model
+//    has no send buffer to discard). Without a rate the arrival time is
+//    simply now + one_way_delay.
 //  - Close(why, flush=true) ends this end at once (its close callback runs,
 //    posted, with `why`) and sends an EOF after the bytes already written:
 //    the other end reads them, then its close callback runs with OkStatus.
@@ -30,6 +39,7 @@
 #define P2P_CORE_NET_PIPE_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <utility>
 
@@ -43,11 +53,23 @@ namespace p2p {
 // Bytes an end buffers before Start is called.
 inline constexpr size_t kMaxPipeUnstartedBytes = 16 * 1024 * 1024;
 
+// Link rates of a pipe, in bits per second per direction; 0 (or negative)
+// means unlimited: no serialization delay.
+struct PipeRates {
+  int64_t a_to_b_bits_per_second = 0;
+  int64_t b_to_a_bits_per_second = 0;
+};
+
+// The time `bytes` take to leave a link of `bits_per_second` (> 0): whole
+// nanoseconds, rounded up, exact for any size (no overflow).
+absl::Duration SerializationDelay(size_t bytes, int64_t bits_per_second);
+
 // Returns the two ends: first lives on `loop_a` with local endpoint `a` and
-// remote endpoint `b`; second on `loop_b` with the reverse.
+// remote endpoint `b`; second on `loop_b` with the reverse. Negative delays
+// count as zero.
 std::pair<std::unique_ptr<Conn>, std::unique_ptr<Conn>> NewConnPair(
     EventLoop* loop_a, EventLoop* loop_b, Endpoint a, Endpoint b,
-    absl::Duration one_way_delay = absl::ZeroDuration());
+    absl::Duration one_way_delay = absl::ZeroDuration(), PipeRates rates = {});
 
 }  // namespace p2p
 

@@ -48,8 +48,9 @@ struct Recorder {
 
 class PipeTest : public ::testing::Test {
  protected:
-  void MakePair(absl::Duration delay) {
-    auto p = NewConnPair(&loop_a_, &loop_b_, Ep("10.0.0.1:1000"), Ep("10.0.0.2:2000"), delay);
+  void MakePair(absl::Duration delay, PipeRates rates = {}) {
+    auto p =
+        NewConnPair(&loop_a_, &loop_b_, Ep("10.0.0.1:1000"), Ep("10.0.0.2:2000"), delay, rates);
     a_ = std::move(p.first);
     b_ = std::move(p.second);
   }
@@ -325,6 +326,92 @@ TEST_F(PipeTest, UnstartedBufferIsBounded) {
   EXPECT_EQ(rb_.closes, 1);
   EXPECT_EQ(rb_.why.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(rb_.why.message(), "pipe: more than 16777216 bytes arrived before Start");
+}
+
+TEST(SerializationDelayTest, IsExactAndRoundsUp) {
+  // 1250 bytes = 10000 bits at 1 Mbit/s.
+  EXPECT_EQ(SerializationDelay(1250, 1000 * 1000), absl::Milliseconds(10));
+  EXPECT_EQ(SerializationDelay(0, 1000), absl::ZeroDuration());
+  // 8 bits at 3 bit/s: 2.666...s, rounded up to the next nanosecond.
+  EXPECT_EQ(SerializationDelay(1, 3), absl::Nanoseconds(2666666667));
+  // 1 byte at 1 Tbit/s: 0.008 ns, still one whole nanosecond.
+  EXPECT_EQ(SerializationDelay(1, int64_t{1000} * 1000 * 1000 * 1000), absl::Nanoseconds(1));
+  // No overflow: the largest write at the lowest rate is simply forever.
+  EXPECT_EQ(SerializationDelay(SIZE_MAX, 1), absl::InfiniteDuration());
+  EXPECT_EQ(SerializationDelay(16 * 1024 * 1024, 1), absl::Seconds(134217728));
+}
+
+// 1 Mbit/s from a to b, unlimited back: 1250-byte writes take 10 ms each on
+// top of the 5 ms delay, and queue behind each other.
+TEST_F(PipeTest, RateAddsSerializationDelayAndWritesQueue) {
+  MakePair(absl::Milliseconds(5), PipeRates{1000 * 1000, 0});
+  ra_.Attach(*a_, q_);
+  rb_.Attach(*b_, q_);
+  a_->Write(Bytes(1250, '1'));
+  a_->Write(Bytes(1250, '2'));
+  a_->Write(Bytes(1250, '3'));
+  EXPECT_EQ(a_->PendingWriteBytes(), 0u);
+  q_.RunUntil(20 * kMs);
+  EXPECT_EQ(rb_.read_times_ns, (std::vector<int64_t>{15 * kMs}));
+  // Written while the link is busy: behind the third, not at 20 + 5 + 10.
+  a_->Write(Bytes(1250, '4'));
+  q_.RunUntil(100 * kMs);
+  // The link has been idle: latency first, then serialization.
+  a_->Write(Bytes(125, '5'));   // 1 ms.
+  b_->Write(Bytes(1250, 'r'));  // Unlimited direction: latency only.
+  q_.RunUntilIdle();
+  EXPECT_EQ(rb_.read_times_ns,
+            (std::vector<int64_t>{15 * kMs, 25 * kMs, 35 * kMs, 45 * kMs, 106 * kMs}));
+  EXPECT_EQ(rb_.data, std::string(1250, '1') + std::string(1250, '2') + std::string(1250, '3') +
+                          std::string(1250, '4') + std::string(125, '5'));
+  EXPECT_EQ(ra_.read_times_ns, (std::vector<int64_t>{105 * kMs}));
+  EXPECT_EQ(ra_.data, std::string(1250, 'r'));
+}
+
+TEST_F(PipeTest, EachDirectionHasItsOwnRate) {
+  MakePair(absl::Milliseconds(1), PipeRates{8 * 1000, 16 * 1000});  // 1000 and 2000 bytes/s.
+  ra_.Attach(*a_, q_);
+  rb_.Attach(*b_, q_);
+  a_->Write(Bytes(100, 'a'));  // 100 ms.
+  b_->Write(Bytes(100, 'b'));  // 50 ms.
+  b_->Write(Bytes(100, 'c'));  // 50 ms more.
+  q_.RunUntilIdle();
+  EXPECT_EQ(rb_.read_times_ns, (std::vector<int64_t>{101 * kMs}));
+  EXPECT_EQ(ra_.read_times_ns, (std::vector<int64_t>{51 * kMs, 101 * kMs}));
+  EXPECT_EQ(ra_.data, std::string(100, 'b') + std::string(100, 'c'));
+}
+
+TEST_F(PipeTest, EofArrivesAfterQueuedBytes) {
+  MakePair(absl::Milliseconds(5), PipeRates{1000 * 1000, 1000 * 1000});
+  ra_.Attach(*a_, q_);
+  rb_.Attach(*b_, q_);
+  a_->Write(Bytes(1250, 'x'));
+  a_->Write(Bytes(1250, 'y'));
+  a_->Close(absl::CancelledError("done"), /*flush=*/true);
+  q_.RunUntilIdle();
+  EXPECT_EQ(ra_.closes, 1);
+  EXPECT_EQ(ra_.close_time_ns, 0);
+  // The EOF takes no serialization time but waits for the bytes before it.
+  EXPECT_EQ(rb_.data, std::string(1250, 'x') + std::string(1250, 'y'));
+  EXPECT_EQ(rb_.read_times_ns, (std::vector<int64_t>{15 * kMs, 25 * kMs}));
+  EXPECT_EQ(rb_.closes, 1);
+  EXPECT_EQ(rb_.close_time_ns, 25 * kMs);
+  EXPECT_TRUE(rb_.why.ok()) << rb_.why;
+}
+
+TEST_F(PipeTest, ResetAfterQueuedBytesReachesAStartedReader) {
+  MakePair(absl::Milliseconds(5), PipeRates{1000 * 1000, 0});
+  ra_.Attach(*a_, q_);
+  rb_.Attach(*b_, q_);
+  a_->Write(Bytes(1250, 'x'));
+  a_->Write(Bytes(1250, 'y'));
+  a_.reset();  // Reset: the queued bytes had "left", then the reset.
+  q_.RunUntilIdle();
+  EXPECT_EQ(rb_.data.size(), 2500u);
+  EXPECT_EQ(rb_.read_times_ns, (std::vector<int64_t>{15 * kMs, 25 * kMs}));
+  EXPECT_EQ(rb_.closes, 1);
+  EXPECT_EQ(rb_.close_time_ns, 25 * kMs);
+  EXPECT_EQ(rb_.why, absl::UnavailableError("connection reset by peer"));
 }
 
 }  // namespace
