@@ -320,8 +320,15 @@ def soak(node, client):
     check(leak_estimate >= 2 * RSS_GROWTH_LIMIT_KIB,
           "too little load (%d connections after warm-up) for the RSS limit to catch a leak"
           % accepted_after)
-    check(growth <= RSS_GROWTH_LIMIT_KIB, "VmRSS grew %.0f KiB after warm-up (limit %d KiB)"
-          % (growth, RSS_GROWTH_LIMIT_KIB))
+    if os.environ.get("P2P_SANITIZER"):
+        # ASan keeps freed memory in its quarantine and grows its shadow and
+        # allocator caches, so RSS says nothing about leaks there; the
+        # sanitizer's own leak check at exit does.
+        print("RSS bound not enforced under the %s build (LeakSanitizer checks leaks at exit)"
+              % os.environ["P2P_SANITIZER"])
+    else:
+        check(growth <= RSS_GROWTH_LIMIT_KIB, "VmRSS grew %.0f KiB after warm-up (limit %d KiB)"
+              % (growth, RSS_GROWTH_LIMIT_KIB))
     max_ms = max(s[5] for s in samples) * 1000
     peak = max(s[2] for s in samples)
     print("peak peers seen %d, p2p_peers_peak %d, max /metrics latency %.0f ms"

@@ -31,6 +31,7 @@ void RandBytes(absl::Span<uint8_t> out) {
 OpenSslEntropy::~OpenSslEntropy() { OPENSSL_cleanse(buffer_.data(), buffer_.size()); }
 
 void OpenSslEntropy::Fill(absl::Span<uint8_t> out) {
+  if (out.empty()) return;
   if (out.size() > kBufferBytes) {
     RandBytes(out);
     return;
