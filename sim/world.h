@@ -105,6 +105,8 @@ class World {
   uint64_t events() const { return queue_.events_run(); }
   size_t pending_events() const { return queue_.pending(); }
   size_t heap_entries() const { return queue_.heap_size(); }
+  // The simulated network's counters (dials, refusals, SYN and datagram loss).
+  const MemSwitchStats& network_stats() const { return switch_->stats(); }
   const std::vector<PeerSample>& samples() const { return samples_; }
   std::vector<AssertionResult> assertions() const { return assertion_results_; }
   std::vector<TimeToPeers> TimeToPeerStats() const;

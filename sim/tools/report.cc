@@ -92,6 +92,16 @@ std::string SummaryJson(const World& w, const RunInfo& info) {
   WriteCounts(j, s.setup_failures);
   j.Key("inbound_rejected").Int(s.inbound_rejected);
   j.EndObject();
+  const MemSwitchStats& ns = w.network_stats();
+  j.Key("network").BeginObject();
+  j.Key("tcp_dials").Int(ns.dials);
+  j.Key("tcp_refused").Int(ns.refused);
+  j.Key("tcp_accepted").Int(ns.accepted);
+  j.Key("syns_lost").Int(ns.syns_lost);
+  j.Key("filtered").Int(ns.filtered);
+  j.Key("datagrams_sent").Int(ns.packets_sent);
+  j.Key("datagrams_lost").Int(ns.packets_lost);
+  j.EndObject();
   j.Key("churn").BeginObject();
   j.Key("joins").Int(s.joins);
   j.Key("leaves").Int(s.leaves);
