@@ -1,0 +1,268 @@
+// One node's Node Discovery v4 endpoint (go-ethereum's p2p/discover/v4_udp.go
+// and lookup.go) over a PacketSocket, driven by one EventLoop.
+//
+// What it does:
+//  - Answers packets: Ping -> Pong (quoting the ping hash) and, if the sender
+//    has not proven its endpoint to us within bond_expiration, a Ping back
+//    (the endpoint proof); a Pong answers one of our pings; FindNode is
+//    answered only for bonded senders (we hold a pong from them within
+//    bond_expiration) with the 16 closest table nodes in Neighbors packets of
+//    at most kMaxNeighbors (12); Neighbors feed a pending FindNode.
+//    ENRRequest is dropped (counted "no record"): this node has no ENR.
+//  - Drops and counts, by reason (UdpV4Stats::dropped), every packet that is
+//    malformed, badly signed, expired, unsolicited (a reply nobody waits
+//    for) or from an unbonded sender where a bond is needed. Never crashes
+//    on input.
+//  - Requests with timeouts: Ping (response_timeout) and FindNode (bonds
+//    first when the target has not pinged us lately; its replies must all
+//    arrive within response_timeout of the request). A FindNode that yields
+//    no node counts as a failure of that node; max_findnode_failures of them
+//    delete it from the table; a useful answer takes one back.
+//  - Lookups (lookup.go): alpha concurrent FindNodes over the closest nodes
+//    seen so far (at most kLookupResultSize kept) until no un-asked node is
+//    left among them; the result is sorted by distance to the target.
+//  - Start(bootnodes): seeds the table, pings the bootnodes, then refreshes:
+//    a self-lookup followed by kRefreshRandomLookups random lookups, one at a
+//    time (go-ethereum's doRefresh); afterwards revalidates one table node
+//    every revalidate_interval (Ping; ReplaceDead on failure) and refreshes
+//    again every refresh_interval.
+//
+// Time: timers run on `loop`; expiration stamps use `unix_now`, the Unix
+// wall time the caller injects (the simulator passes its virtual time).
+// Randomness (lookup targets, revalidation choice) comes from the Rng given
+// at creation.
+//
+// Callbacks given to UdpV4 run exactly once, on the loop, never inside the
+// call that scheduled them, unless the UdpV4 is destroyed first: then they
+// are dropped without running. Iterators from NewLookupIterator must be
+// destroyed before the UdpV4.
+//
+// Deliberate differences from go-ethereum:
+//  - Bond state (last ping/pong received, findnode failures) lives in memory
+//    (go-ethereum keeps it in its node database), keyed by node ID, and is
+//    tied to the IP it was seen from; at most max_bond_records entries.
+//  - A FindNode whose bonding Ping times out fails at once instead of
+//    sending the FindNode anyway.
+//  - Neighbor entries are not checked with CheckRelayIP (the simulator
+//    mixes LAN and public addresses freely); low ports (<= 1024) and bad
+//    keys are skipped as in go-ethereum.
+//  - FindNode is answered from all table entries (v1.8.24's closest), not
+//    only revalidated ones (newer go-ethereum's preferLive): with
+//    revalidation every few seconds, few entries would qualify.
+//  - A node is deleted after max_findnode_failures regardless of how full its
+//    bucket is.
+//
+// Not thread-safe; owned by one event loop.
+#ifndef P2P_CORE_DISCOVER_UDP_H_
+#define P2P_CORE_DISCOVER_UDP_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "core/crypto/secp256k1.h"
+#include "core/dial/dial_services.h"
+#include "core/dial/node_iterator.h"
+#include "core/discover/table.h"
+#include "core/discover/v4wire.h"
+#include "core/event_loop.h"
+#include "core/net/ip.h"
+#include "core/net/transport.h"
+#include "core/node.h"
+#include "core/rng.h"
+#include "core/weak_flag.h"
+
+namespace p2p {
+namespace discover {
+
+// go-ethereum's lookup result size (bucketSize).
+inline constexpr size_t kLookupResultSize = 16;
+// Random lookups per table refresh, after the self-lookup (doRefresh).
+inline constexpr int kRefreshRandomLookups = 3;
+
+// Drop reasons in UdpV4Stats::dropped.
+inline constexpr char kDropMalformed[] = "malformed";
+inline constexpr char kDropBadHash[] = "bad hash";
+inline constexpr char kDropBadSignature[] = "bad signature";
+inline constexpr char kDropExpired[] = "expired";
+inline constexpr char kDropUnsolicited[] = "unsolicited reply";
+inline constexpr char kDropUnknownNode[] = "unknown node";  // Not bonded.
+inline constexpr char kDropNoRecord[] = "no record";        // ENRRequest.
+inline constexpr char kDropSelf[] = "from self";
+
+struct UdpV4Config {
+  absl::Duration response_timeout = absl::Milliseconds(500);  // respTimeout
+  absl::Duration expiration = absl::Seconds(20);              // expiration
+  absl::Duration bond_expiration = absl::Hours(24);           // bondExpiration
+  int max_findnode_failures = 5;                              // maxFindnodeFailures
+  int alpha = 3;                                              // lookup concurrency
+  absl::Duration revalidate_interval = absl::Seconds(3);
+  absl::Duration refresh_interval = absl::Minutes(30);
+  // Least time between the starts of two lookups of one lookup iterator.
+  absl::Duration iterator_lookup_gap = absl::Seconds(1);
+  // Bound on remembered bond records (nodes that pinged or ponged us).
+  size_t max_bond_records = 10000;
+  TableConfig table;
+};
+
+struct UdpV4Stats {
+  // Packets handed to the socket / accepted after decoding, by PacketName.
+  std::map<std::string, int64_t> sent;
+  std::map<std::string, int64_t> received;
+  // Packets dropped, by reason (kDrop...). Ordered: stable printing.
+  std::map<std::string, int64_t> dropped;
+  int64_t send_errors = 0;  // SendTo failures.
+  int64_t requests_timed_out = 0;
+  int64_t lookups_done = 0;
+
+  int64_t Dropped(const std::string& reason) const {
+    auto it = dropped.find(reason);
+    return it == dropped.end() ? 0 : it->second;
+  }
+};
+
+class UdpV4 : public NodeResolver, public DiscoveryTable {
+ public:
+  using UnixNowFn = absl::AnyInvocable<absl::Time() const>;
+  using StatusCallback = absl::AnyInvocable<void(absl::Status status)>;
+  using NodesCallback = absl::AnyInvocable<void(std::vector<Node> nodes)>;
+  // FindNode's answer: the nodes received (possibly a partial answer that
+  // ended in a timeout), or the error if nothing came back
+  // (kDeadlineExceeded "RPC timeout", kUnavailable on send failure).
+  using FindNodeCallback = absl::AnyInvocable<void(absl::StatusOr<std::vector<Node>> nodes)>;
+
+  // Opens a packet socket on `local` through `net` and starts answering.
+  // `tcp_port` is advertised in Pings. `loop` and `net` must outlive the
+  // result.
+  static absl::StatusOr<std::unique_ptr<UdpV4>> Create(EventLoop* loop, Network* net,
+                                                       const Endpoint& local, const PrivateKey& key,
+                                                       uint16_t tcp_port, UnixNowFn unix_now,
+                                                       Rng rng, UdpV4Config cfg = {});
+  ~UdpV4() override;
+  UdpV4(const UdpV4&) = delete;
+  UdpV4& operator=(const UdpV4&) = delete;
+
+  // This node as others see it (socket IP and port, tcp_port).
+  const Node& Self() const { return self_; }
+  const Table& table() const { return table_; }
+  const UdpV4Stats& stats() const { return stats_; }
+  // Whether we hold a pong from id, received from ip within bond_expiration.
+  bool IsBonded(const NodeId& id, const IpAddress& ip) const;
+
+  // Seeds the table with `bootnodes` (AddSeenNode), pings them, then runs a
+  // refresh; starts revalidation and refresh timers. Call once.
+  void Start(const std::vector<Node>& bootnodes);
+
+  // Pings n; OK once the matching Pong arrives (the node is then bonded
+  // and added to the table as verified), kDeadlineExceeded "RPC timeout"
+  // after response_timeout.
+  void Ping(const Node& n, StatusCallback done);
+
+  // Asks n for the nodes closest to `target` (see FindNodeCallback).
+  void FindNode(const Node& n, const EncodedPubkey& target, FindNodeCallback done);
+
+  // Iterative lookup of `target` (a public key: v4 FindNode names targets by
+  // key). Returns up to kLookupResultSize nodes, closest to
+  // keccak256(target) first. Nodes found are added to the table as seen.
+  void Lookup(const EncodedPubkey& target, NodesCallback done);
+  void LookupSelf(NodesCallback done);
+
+  // A lookup iterator: yields the nodes found by successive random lookups
+  // (each started at least iterator_lookup_gap after the previous one).
+  // Must be destroyed before this UdpV4.
+  std::unique_ptr<NodeIterator> NewLookupIterator();
+
+  // NodeResolver: the table's entry for node.id if any; else a lookup of
+  // its key, returning the found record with that ID, or nullopt.
+  void Resolve(const Node& node, ResolveCallback done) override;
+
+  // DiscoveryTable (the v1.8.24 dialer).
+  int ReadRandomNodes(absl::Span<Node> out) override;
+  void LookupRandom(LookupCallback done) override;
+
+ private:
+  struct Pending;
+  struct LookupState;
+  struct BondRecord {
+    IpAddress ip;
+    std::optional<MonoTime> last_ping_received;
+    std::optional<MonoTime> last_pong_received;
+    int findnode_failures = 0;
+  };
+  class LookupIterator;
+
+  UdpV4(EventLoop* loop, const PrivateKey& key, UnixNowFn unix_now, Rng rng, UdpV4Config cfg);
+
+  void OnPacket(const Endpoint& from, absl::Span<const uint8_t> data);
+  void HandlePing(const Endpoint& from, const DecodedPacket& p, const discover::Ping& ping);
+  void HandleFindNode(const Endpoint& from, const DecodedPacket& p, const discover::FindNode& req);
+  // Feeds a reply to the pending requests; false if none wanted it.
+  bool HandleReply(const Endpoint& from, const DecodedPacket& p);
+
+  // The request bodies. Their callbacks run from loop events, never inline.
+  void PingInternal(const Node& n, StatusCallback done);
+  void SendFindNodeNow(const Node& n, const EncodedPubkey& target, FindNodeCallback done);
+
+  // Encodes, signs and sends; returns the packet hash.
+  absl::StatusOr<PacketHash> Send(const Endpoint& to, const Packet& packet);
+  // Registers a reply matcher; see Pending. Returns its id.
+  uint64_t AddPending(const NodeId& from, const IpAddress& ip, uint8_t ptype,
+                      absl::AnyInvocable<bool(const DecodedPacket&, bool* done)> match,
+                      StatusCallback done);
+  void FinishPending(uint64_t id, absl::Status status);
+
+  void SendFindNode(const Node& n, const EncodedPubkey& target, FindNodeCallback done);
+  void FindNodeDone(const Node& n, bool useful);
+
+  // Lookup driving.
+  void LookupAdvance(uint64_t lookup_id);
+  void LookupFinish(uint64_t lookup_id);
+
+  void Revalidate();
+  // Self-lookup, then kRefreshRandomLookups random ones; skipped while one
+  // is still running.
+  void Refresh();
+  void RefreshRandom(int left);
+
+  BondRecord* Bond(const NodeId& id, const IpAddress& ip);
+  WireEndpoint SelfEndpoint() const;
+  uint64_t Expiration() const;
+  void Drop(const char* reason) { ++stats_.dropped[reason]; }
+  // Posts cb with `alive` checked.
+  void PostChecked(absl::AnyInvocable<void()> cb);
+
+  EventLoop* loop_;
+  PrivateKey key_;
+  Node self_;
+  UnixNowFn unix_now_;
+  Rng rng_;
+  UdpV4Config cfg_;
+  Table table_;
+  std::unique_ptr<PacketSocket> socket_;
+  UdpV4Stats stats_;
+  std::map<NodeId, BondRecord> bonds_;
+  std::map<uint64_t, std::unique_ptr<Pending>> pending_;  // By id: creation order.
+  uint64_t next_pending_id_ = 1;
+  std::map<uint64_t, std::unique_ptr<LookupState>> lookups_;
+  uint64_t next_lookup_id_ = 1;
+  bool started_ = false;
+  int bootstrap_pings_ = 0;  // Bootnode pings still out (Start).
+  bool refreshing_ = false;
+  Alarm revalidate_alarm_;
+  Alarm refresh_alarm_;
+  WeakFlag alive_;  // Last: dies first.
+};
+
+}  // namespace discover
+}  // namespace p2p
+
+#endif  // P2P_CORE_DISCOVER_UDP_H_

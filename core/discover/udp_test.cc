@@ -1,0 +1,561 @@
+#include "core/discover/udp.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "core/crypto/keccak.h"
+#include "core/crypto/secp256k1.h"
+#include "core/dial/node_iterator.h"
+#include "core/discover/v4wire.h"
+#include "core/event_loop.h"
+#include "core/net/ip.h"
+#include "core/net/mem_network.h"
+#include "core/net/transport.h"
+#include "core/node.h"
+#include "core/rng.h"
+#include "gtest/gtest.h"
+#include "sim/event_queue.h"
+#include "sim/sim_loop.h"
+
+namespace p2p {
+namespace discover {
+namespace {
+
+constexpr absl::Duration kLatency = absl::Milliseconds(10);
+constexpr uint16_t kPort = 30303;
+
+// The Unix time at virtual time 0: well after 1970 so "expired" stamps exist.
+absl::Time UnixBase() { return absl::FromUnixSeconds(1700000000); }
+
+MemSwitchOptions SwitchOptions() {
+  MemSwitchOptions o;
+  o.default_latency = kLatency;
+  return o;
+}
+
+// A datagram socket driven by the test: sends hand-made packets, records
+// what arrives.
+struct RawPeer {
+  PrivateKey key;
+  Node node;
+  std::unique_ptr<PacketSocket> sock;
+  std::vector<DecodedPacket> got;
+  int undecodable = 0;
+
+  void Send(const Node& to, const Packet& p) { SendBytes(to, Encode(p)); }
+  void SendBytes(const Node& to, const std::vector<uint8_t>& bytes) {
+    ASSERT_TRUE(sock->SendTo(to.UdpEndpoint(), bytes).ok());
+  }
+  std::vector<uint8_t> Encode(const Packet& p) {
+    auto enc = EncodePacket(key, p);
+    EXPECT_TRUE(enc.ok()) << enc.status();
+    return *enc;
+  }
+  std::vector<const DecodedPacket*> OfType(uint8_t type) const {
+    std::vector<const DecodedPacket*> out;
+    for (const auto& d : got) {
+      if (PacketType(d.packet) == type) out.push_back(&d);
+    }
+    return out;
+  }
+};
+
+class World {
+ public:
+  explicit World(uint64_t seed) : sw_(SwitchOptions()), rng_(seed) {}
+
+  absl::Time UnixNow() const { return UnixBase() + (q_.Now() - absl::UnixEpoch()); }
+  uint64_t Exp() const { return MakeExpiration(UnixNow(), absl::Seconds(20)); }
+  MonoTime Now() const { return q_.Now(); }
+  void RunFor(absl::Duration d) { q_.RunUntil(q_.now_ns() + absl::ToInt64Nanoseconds(d)); }
+  sim::EventQueue& queue() { return q_; }
+
+  static IpAddress IpFor(int i) { return IpAddress::V4(10, 0, i / 250, i % 250 + 1); }
+
+  UdpV4* AddNode(const IpAddress& ip, UdpV4Config cfg = {}) {
+    Network* net = AddHost(ip);
+    RngEntropy ent(rng_.Fork());
+    PrivateKey key = PrivateKey::Generate(ent);
+    auto u = UdpV4::Create(
+        loops_.back().get(), net, Endpoint{ip, kPort}, key, kPort, [this] { return UnixNow(); },
+        rng_.Fork(), cfg);
+    EXPECT_TRUE(u.ok()) << u.status();
+    udps_.push_back(std::move(*u));
+    return udps_.back().get();
+  }
+
+  RawPeer* AddRaw(const IpAddress& ip) {
+    Network* net = AddHost(ip);
+    RngEntropy ent(rng_.Fork());
+    auto peer =
+        std::make_unique<RawPeer>(RawPeer{PrivateKey::Generate(ent), Node{}, nullptr, {}, 0});
+    RawPeer* raw = peer.get();
+    raw->node = Node::FromPublicKey(DerivePublicKey(raw->key), ip, kPort, kPort);
+    auto sock = net->OpenPacketSocket(Endpoint{ip, kPort},
+                                      [raw](const Endpoint&, absl::Span<const uint8_t> data) {
+                                        auto d = DecodePacket(data);
+                                        if (d.ok()) {
+                                          raw->got.push_back(std::move(*d));
+                                        } else {
+                                          ++raw->undecodable;
+                                        }
+                                      });
+    EXPECT_TRUE(sock.ok());
+    raw->sock = std::move(*sock);
+    raws_.push_back(std::move(peer));
+    return raw;
+  }
+
+  // A node with a fresh key at ip, not backed by any host.
+  Node FakeNode(const IpAddress& ip) {
+    RngEntropy ent(rng_.Fork());
+    return Node::FromPublicKey(DerivePublicKey(PrivateKey::Generate(ent)), ip, kPort, kPort);
+  }
+
+  // Makes `a` hold a pong from raw peer c (c pings, answers a's ping back).
+  void BondRaw(RawPeer* c, UdpV4* a) {
+    discover::Ping ping;
+    ping.from = WireEndpoint{c->node.ip, kPort, kPort};
+    ping.to = WireEndpoint{a->Self().ip, kPort, kPort};
+    ping.expiration = Exp();
+    c->Send(a->Self(), ping);
+    RunFor(2 * kLatency);
+    auto pings = c->OfType(kPingPacket);
+    ASSERT_EQ(pings.size(), 1u);
+    Pong pong;
+    pong.to = WireEndpoint{a->Self().ip, kPort, 0};
+    pong.ping_hash = pings[0]->hash;
+    pong.expiration = Exp();
+    c->Send(a->Self(), pong);
+    RunFor(2 * kLatency);
+    ASSERT_TRUE(a->IsBonded(c->node.id, c->node.ip));
+    c->got.clear();
+  }
+
+ private:
+  Network* AddHost(const IpAddress& ip) {
+    loops_.push_back(std::make_unique<sim::SimLoop>(&q_));
+    auto net = sw_.AddHost(loops_.back().get(), ip);
+    EXPECT_TRUE(net.ok()) << net.status();
+    nets_.push_back(std::move(*net));
+    return nets_.back().get();
+  }
+
+  // Destruction order matters: nodes, then networks, loops, switch, queue.
+  sim::EventQueue q_;
+  MemSwitch sw_;
+  Rng rng_;
+  std::vector<std::unique_ptr<sim::SimLoop>> loops_;
+  std::vector<std::unique_ptr<Network>> nets_;
+  std::vector<std::unique_ptr<UdpV4>> udps_;
+  std::vector<std::unique_ptr<RawPeer>> raws_;
+};
+
+TEST(UdpV4Test, PingPongBondsBothWays) {
+  World w(1);
+  UdpV4* a = w.AddNode(World::IpFor(1));
+  UdpV4* b = w.AddNode(World::IpFor(2));
+  std::optional<absl::Status> got;
+  MonoTime at;
+  a->Ping(b->Self(), [&](absl::Status s) {
+    got = s;
+    at = w.Now();
+  });
+  w.RunFor(absl::Seconds(2));
+  ASSERT_TRUE(got.has_value());
+  EXPECT_TRUE(got->ok()) << *got;
+  EXPECT_EQ(at, absl::UnixEpoch() + 2 * kLatency);
+  // a holds b's pong; b pinged a back (a was not bonded) and holds a's pong.
+  EXPECT_TRUE(a->IsBonded(b->Self().id, b->Self().ip));
+  EXPECT_TRUE(b->IsBonded(a->Self().id, a->Self().ip));
+  EXPECT_TRUE(a->table().Contains(b->Self().id));
+  EXPECT_TRUE(b->table().Contains(a->Self().id));
+  EXPECT_EQ(a->stats().sent.at("PING/v4"), 1);
+  EXPECT_EQ(a->stats().sent.at("PONG/v4"), 1);
+  EXPECT_EQ(b->stats().sent.at("PING/v4"), 1);
+  EXPECT_EQ(b->stats().sent.at("PONG/v4"), 1);
+  EXPECT_EQ(a->stats().requests_timed_out, 0);
+  EXPECT_EQ(b->stats().requests_timed_out, 0);
+  EXPECT_TRUE(a->stats().dropped.empty());
+  EXPECT_TRUE(b->stats().dropped.empty());
+
+  // A second ping from the now-bonded a gets no ping back.
+  a->Ping(b->Self(), [](absl::Status) {});
+  w.RunFor(absl::Seconds(1));
+  EXPECT_EQ(b->stats().sent.at("PING/v4"), 1);
+  EXPECT_EQ(a->stats().received.at("PONG/v4"), 2);
+}
+
+TEST(UdpV4Test, FindNodeRefusedBeforeBondingAnsweredAfter) {
+  World w(2);
+  UdpV4* a = w.AddNode(World::IpFor(1));
+  RawPeer* c = w.AddRaw(World::IpFor(3));
+  discover::FindNode fn;
+  fn.target = c->node.pubkey.bytes();
+  fn.expiration = w.Exp();
+  c->Send(a->Self(), fn);
+  w.RunFor(absl::Seconds(1));
+  EXPECT_EQ(a->stats().Dropped(kDropUnknownNode), 1);
+  EXPECT_TRUE(c->got.empty());
+
+  w.BondRaw(c, a);
+  fn.expiration = w.Exp();
+  c->Send(a->Self(), fn);
+  w.RunFor(2 * kLatency);
+  auto neigh = c->OfType(kNeighborsPacket);
+  ASSERT_EQ(neigh.size(), 1u);
+  // a's table holds only c (added as verified when it answered a's ping).
+  const auto& nodes = std::get<Neighbors>(neigh[0]->packet).nodes;
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0].id, c->node.pubkey.bytes());
+  EXPECT_EQ(nodes[0].ip, c->node.ip);
+  EXPECT_EQ(nodes[0].udp, kPort);
+  EXPECT_EQ(a->stats().Dropped(kDropUnknownNode), 1);
+
+  // Bonded, but this node has no record to give.
+  ENRRequest enr;
+  enr.expiration = w.Exp();
+  c->Send(a->Self(), enr);
+  w.RunFor(2 * kLatency);
+  EXPECT_EQ(a->stats().Dropped(kDropNoRecord), 1);
+  EXPECT_TRUE(c->OfType(kENRResponsePacket).empty());
+}
+
+TEST(UdpV4Test, FindNodeThroughUdpV4BondsFirst) {
+  World w(3);
+  UdpV4* a = w.AddNode(World::IpFor(1));
+  UdpV4* b = w.AddNode(World::IpFor(2));
+  std::optional<absl::StatusOr<std::vector<Node>>> got;
+  MonoTime at;
+  b->FindNode(a->Self(), b->Self().pubkey.bytes(), [&](absl::StatusOr<std::vector<Node>> r) {
+    got = std::move(r);
+    at = w.Now();
+  });
+  w.RunFor(absl::Seconds(3));
+  ASSERT_TRUE(got.has_value());
+  ASSERT_TRUE(got->ok()) << got->status();
+  // Ping (2L), wait response_timeout, then FindNode: one Neighbors packet
+  // with fewer than 16 nodes arrives, so the request runs to its timeout and
+  // returns the partial answer (go-ethereum's findnode).
+  EXPECT_EQ(at, absl::UnixEpoch() + 2 * kLatency + absl::Milliseconds(1000));
+  // a's table: b (verified after a's ping back).
+  ASSERT_EQ((*got)->size(), 1u);
+  EXPECT_EQ((**got)[0].id, b->Self().id);
+  EXPECT_EQ(a->stats().Dropped(kDropUnknownNode), 0);
+}
+
+TEST(UdpV4Test, NeighborsSplitIntoPacketsOfTwelve) {
+  World w(4);
+  UdpV4* a = w.AddNode(World::IpFor(1));
+  std::vector<Node> fake;
+  for (int i = 0; i < 20; ++i) fake.push_back(w.FakeNode(IpAddress::V4(10, 1, 0, i + 1)));
+  a->Start(fake);  // Seeds the table; the pings go nowhere.
+  ASSERT_EQ(a->table().Len(), 20u);
+  RawPeer* c = w.AddRaw(World::IpFor(3));
+  w.BondRaw(c, a);
+  ASSERT_EQ(a->table().Len(), 21u);
+  discover::FindNode fn;
+  fn.target = c->node.pubkey.bytes();
+  fn.expiration = w.Exp();
+  c->Send(a->Self(), fn);
+  w.RunFor(2 * kLatency);
+  auto neigh = c->OfType(kNeighborsPacket);
+  ASSERT_EQ(neigh.size(), 2u);
+  const auto& first = std::get<Neighbors>(neigh[0]->packet).nodes;
+  const auto& second = std::get<Neighbors>(neigh[1]->packet).nodes;
+  EXPECT_EQ(first.size(), 12u);
+  EXPECT_EQ(second.size(), 4u);
+  // Together: the 16 closest to the target, closest first.
+  std::vector<Node> want = a->table().Closest(c->node.id, 16);
+  std::vector<EncodedPubkey> got_keys;
+  for (const auto& n : first) got_keys.push_back(n.id);
+  for (const auto& n : second) got_keys.push_back(n.id);
+  ASSERT_EQ(got_keys.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(got_keys[i], want[i].pubkey.bytes());
+}
+
+TEST(UdpV4Test, BadPacketsCountedAndIgnored) {
+  World w(5);
+  UdpV4* a = w.AddNode(World::IpFor(1));
+  RawPeer* c = w.AddRaw(World::IpFor(3));
+  w.RunFor(absl::Seconds(5));
+
+  discover::Ping ping;
+  ping.from = WireEndpoint{c->node.ip, kPort, kPort};
+  ping.to = WireEndpoint{a->Self().ip, kPort, kPort};
+  ping.expiration = w.Exp();
+
+  // Too small, too big: malformed.
+  c->SendBytes(a->Self(), std::vector<uint8_t>(10, 0xab));
+  c->SendBytes(a->Self(), std::vector<uint8_t>(2000, 0));
+  // A flipped bit in the body: the hash no longer matches.
+  std::vector<uint8_t> bad_hash = c->Encode(ping);
+  bad_hash.back() ^= 1;
+  c->SendBytes(a->Self(), bad_hash);
+  // A zero signature with a correct hash: recovery fails.
+  std::vector<uint8_t> bad_sig = c->Encode(ping);
+  std::fill(bad_sig.begin() + kPacketHashSize, bad_sig.begin() + kHeadSize, 0);
+  auto h = Keccak256Hash(absl::Span<const uint8_t>(bad_sig.data() + kPacketHashSize,
+                                                   bad_sig.size() - kPacketHashSize));
+  std::copy(h.begin(), h.end(), bad_sig.begin());
+  c->SendBytes(a->Self(), bad_sig);
+  // Expired ping.
+  discover::Ping old = ping;
+  old.expiration = MakeExpiration(w.UnixNow(), -absl::Seconds(1));
+  c->Send(a->Self(), old);
+  // Replies nobody asked for.
+  Pong pong;
+  pong.ping_hash.fill(7);
+  pong.expiration = w.Exp();
+  c->Send(a->Self(), pong);
+  Neighbors neigh;
+  neigh.expiration = w.Exp();
+  c->Send(a->Self(), neigh);
+  // An unbonded ENRRequest.
+  ENRRequest enr;
+  enr.expiration = w.Exp();
+  c->Send(a->Self(), enr);
+  w.RunFor(absl::Seconds(1));
+
+  std::map<std::string, int64_t> want = {
+      {kDropMalformed, 2}, {kDropBadHash, 1},     {kDropBadSignature, 1},
+      {kDropExpired, 1},   {kDropUnsolicited, 2}, {kDropUnknownNode, 1},
+  };
+  EXPECT_EQ(a->stats().dropped, want);
+  EXPECT_TRUE(c->got.empty());
+  EXPECT_EQ(a->table().Len(), 0u);
+
+  // Still answering.
+  c->Send(a->Self(), ping);
+  w.RunFor(2 * kLatency);
+  auto pongs = c->OfType(kPongPacket);
+  ASSERT_EQ(pongs.size(), 1u);
+  EXPECT_EQ(std::get<Pong>(pongs[0]->packet).to, (WireEndpoint{c->node.ip, kPort, kPort}));
+  EXPECT_EQ(c->OfType(kPingPacket).size(), 1u);  // The endpoint proof.
+  EXPECT_EQ(c->undecodable, 0);
+}
+
+TEST(UdpV4Test, PingTimesOutAfter500ms) {
+  World w(6);
+  UdpV4* a = w.AddNode(World::IpFor(1));
+  Node dead = w.FakeNode(IpAddress::V4(10, 9, 9, 9));
+  std::optional<absl::Status> got;
+  MonoTime at;
+  a->Ping(dead, [&](absl::Status s) {
+    got = s;
+    at = w.Now();
+  });
+  w.RunFor(absl::Milliseconds(499));
+  EXPECT_FALSE(got.has_value());
+  w.RunFor(absl::Seconds(1));
+  ASSERT_TRUE(got.has_value());
+  EXPECT_TRUE(absl::IsDeadlineExceeded(*got)) << *got;
+  EXPECT_EQ(got->message(), "RPC timeout");
+  EXPECT_EQ(at, absl::UnixEpoch() + absl::Milliseconds(500));
+  EXPECT_EQ(a->stats().requests_timed_out, 1);
+}
+
+TEST(UdpV4Test, FindNodeFailuresDeleteNode) {
+  World w(7);
+  UdpV4* a = w.AddNode(World::IpFor(1));
+  // c bonds (so a holds it as a verified table entry and sends FindNode
+  // without pinging first), then ignores every FindNode.
+  RawPeer* c = w.AddRaw(World::IpFor(3));
+  w.BondRaw(c, a);
+  ASSERT_TRUE(a->table().Contains(c->node.id));
+  int failures = 0;
+  MonoTime start = w.Now();
+  for (int i = 0; i < 4; ++i) {
+    a->FindNode(c->node, c->node.pubkey.bytes(), [&](absl::StatusOr<std::vector<Node>> r) {
+      EXPECT_TRUE(absl::IsDeadlineExceeded(r.status())) << r.status();
+      EXPECT_EQ(w.Now(), start + absl::Milliseconds(500));
+      ++failures;
+    });
+  }
+  w.RunFor(absl::Seconds(1));
+  EXPECT_EQ(failures, 4);
+  EXPECT_EQ(c->OfType(kFindNodePacket).size(), 4u);
+  EXPECT_EQ(c->OfType(kPingPacket).size(), 0u);
+  EXPECT_TRUE(a->table().Contains(c->node.id));
+  a->FindNode(c->node, c->node.pubkey.bytes(),
+              [&](absl::StatusOr<std::vector<Node>> r) { ++failures; });
+  w.RunFor(absl::Seconds(1));
+  EXPECT_EQ(failures, 5);
+  EXPECT_FALSE(a->table().Contains(c->node.id));
+}
+
+TEST(UdpV4Test, StartBondsWithBootnodeAndSelfLooksUp) {
+  World w(10);
+  UdpV4* boot = w.AddNode(World::IpFor(1));
+  UdpV4* a = w.AddNode(World::IpFor(2));
+  boot->Start({});
+  a->Start({boot->Self()});
+  w.RunFor(absl::Seconds(5));
+  EXPECT_TRUE(a->table().Contains(boot->Self().id));
+  EXPECT_TRUE(boot->table().Contains(a->Self().id));
+  EXPECT_TRUE(a->IsBonded(boot->Self().id, boot->Self().ip));
+  EXPECT_TRUE(boot->IsBonded(a->Self().id, a->Self().ip));
+  // The refresh: a self-lookup and three random ones. boot's ran on an empty
+  // table; each of a's asked boot, its only other node, once.
+  EXPECT_EQ(boot->stats().lookups_done, 4);
+  EXPECT_EQ(a->stats().lookups_done, 4);
+  EXPECT_EQ(a->stats().sent.at("FINDNODE/v4"), 4);
+  EXPECT_EQ(boot->stats().sent.at("NEIGHBORS/v4"), 4);
+  EXPECT_EQ(boot->stats().sent.count("FINDNODE/v4"), 0u);
+}
+
+TEST(UdpV4Test, RevalidationReplacesDeadNode) {
+  World w(11);
+  UdpV4* a = w.AddNode(World::IpFor(1));
+  Node dead = w.FakeNode(IpAddress::V4(10, 9, 9, 9));
+  a->Start({dead});
+  w.RunFor(absl::Milliseconds(3400));
+  // Revalidation pinged it at 3 s; the ping times out at 3.5 s.
+  EXPECT_TRUE(a->table().Contains(dead.id));
+  w.RunFor(absl::Milliseconds(200));
+  EXPECT_FALSE(a->table().Contains(dead.id));
+}
+
+TEST(UdpV4Test, RefreshRunsLookupsPeriodically) {
+  World w(12);
+  UdpV4Config cfg;
+  cfg.refresh_interval = absl::Seconds(10);
+  UdpV4* a = w.AddNode(World::IpFor(1), cfg);
+  a->Start({});
+  w.RunFor(absl::Seconds(9));
+  EXPECT_EQ(a->stats().lookups_done, 4);  // The initial refresh: self + 3 random.
+  w.RunFor(absl::Seconds(2));
+  EXPECT_EQ(a->stats().lookups_done, 8);  // The periodic one.
+}
+
+struct LookupOutcome {
+  std::vector<NodeId> result;
+  bool target_found = false;
+  bool sorted = false;
+  uint64_t events = 0;
+  std::vector<int64_t> table_sizes;
+};
+
+LookupOutcome RunLookupNetwork(uint64_t seed, int n) {
+  World w(seed);
+  std::vector<UdpV4*> nodes;
+  for (int i = 0; i < n; ++i) nodes.push_back(w.AddNode(World::IpFor(i + 1)));
+  nodes[0]->Start({});
+  for (int i = 1; i < n; ++i) nodes[i]->Start({nodes[0]->Self()});
+  w.RunFor(absl::Seconds(30));
+
+  const Node& target = nodes[n / 2]->Self();
+  std::optional<std::vector<Node>> found;
+  nodes[1]->Lookup(target.pubkey.bytes(), [&](std::vector<Node> r) { found = std::move(r); });
+  w.RunFor(absl::Seconds(10));
+  LookupOutcome out;
+  if (!found.has_value()) return out;
+  for (const Node& f : *found) out.result.push_back(f.id);
+  out.target_found = std::find(out.result.begin(), out.result.end(), target.id) != out.result.end();
+  out.sorted = true;
+  for (size_t i = 1; i < out.result.size(); ++i) {
+    if (DistCmp(target.id, out.result[i - 1], out.result[i]) >= 0) out.sorted = false;
+  }
+  out.events = w.queue().events_run();
+  return out;
+}
+
+TEST(UdpV4Test, LookupFindsTargetIn100Nodes) {
+  LookupOutcome o = RunLookupNetwork(42, 100);
+  EXPECT_TRUE(o.target_found);
+  EXPECT_TRUE(o.sorted);
+  EXPECT_EQ(o.result.size(), kLookupResultSize);
+  // Every node learned more than its bootnode.
+  for (int64_t s : o.table_sizes) EXPECT_GT(s, 1);
+}
+
+TEST(UdpV4Test, LookupFindsTargetIn1000Nodes) {
+  // The slowest test here (about a minute of CPU for 60 s of virtual time,
+  // nearly all of it real secp256k1 signing and recovery of every packet).
+  // Sanitizer builds run it 3-5x slower, so they use 300 nodes.
+  const int nodes = std::getenv("P2P_SANITIZER") != nullptr ? 300 : 1000;
+  LookupOutcome o = RunLookupNetwork(43, nodes);
+  EXPECT_TRUE(o.target_found);
+  EXPECT_TRUE(o.sorted);
+  EXPECT_EQ(o.result.size(), kLookupResultSize);
+}
+
+TEST(UdpV4Test, DeterministicAcrossRuns) {
+  LookupOutcome a = RunLookupNetwork(7, 50);
+  LookupOutcome b = RunLookupNetwork(7, 50);
+  EXPECT_EQ(a.result, b.result);
+  EXPECT_EQ(a.events, b.events);
+  EXPECT_EQ(a.table_sizes, b.table_sizes);
+  EXPECT_GT(a.events, 0u);
+}
+
+TEST(UdpV4Test, IteratorResolveAndRandomNodes) {
+  World w(9);
+  std::vector<UdpV4*> nodes;
+  for (int i = 0; i < 30; ++i) nodes.push_back(w.AddNode(World::IpFor(i + 1)));
+  nodes[0]->Start({});
+  for (int i = 1; i < 30; ++i) nodes[i]->Start({nodes[0]->Self()});
+  w.RunFor(absl::Seconds(5));
+
+  UdpV4* u = nodes[1];
+  // ReadRandomNodes: distinct table entries.
+  std::vector<Node> buf(5);
+  int got = u->ReadRandomNodes(absl::MakeSpan(buf));
+  EXPECT_EQ(got, 5);
+  for (int i = 0; i < got; ++i) EXPECT_TRUE(u->table().Contains(buf[i].id));
+
+  // Resolve a node not in u's table (by key): the lookup finds its record.
+  const Node* missing = nullptr;
+  for (UdpV4* v : nodes) {
+    if (v != u && !u->table().Contains(v->Self().id)) {
+      missing = &v->Self();
+      break;
+    }
+  }
+  ASSERT_NE(missing, nullptr);
+  {
+    Node query = *missing;
+    query.ip = IpAddress();  // Only the key is known.
+    std::optional<std::optional<Node>> resolved;
+    u->Resolve(query, [&](std::optional<Node> r) { resolved = std::move(r); });
+    w.RunFor(absl::Seconds(20));
+    ASSERT_TRUE(resolved.has_value());
+    ASSERT_TRUE(resolved->has_value());
+    EXPECT_EQ(**resolved, *missing);
+  }
+
+  // The iterator yields nodes from lookups, and nullopt after Close.
+  std::unique_ptr<NodeIterator> it = u->NewLookupIterator();
+  std::vector<Node> yielded;
+  std::function<void()> ask;
+  ask = [&] {
+    it->Next([&](std::optional<Node> n) {
+      if (!n.has_value()) return;
+      yielded.push_back(*n);
+      if (yielded.size() < 20) ask();
+    });
+  };
+  ask();
+  w.RunFor(absl::Seconds(10));
+  EXPECT_EQ(yielded.size(), 20u);
+  for (const Node& n : yielded) EXPECT_NE(n.id, u->Self().id);
+  std::optional<std::optional<Node>> last;
+  it->Next([&](std::optional<Node> n) { last = n; });
+  it->Close();
+  w.RunFor(absl::Seconds(1));
+  ASSERT_TRUE(last.has_value());
+  EXPECT_FALSE(last->has_value());
+}
+
+}  // namespace
+}  // namespace discover
+}  // namespace p2p
