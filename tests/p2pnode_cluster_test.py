@@ -277,7 +277,10 @@ def main():
     t_start = time.monotonic()
     run_bad_flags(binary)
 
-    common = ["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--verbosity", "4"]
+    # Without discovery, so the topology is exactly what the static and boot
+    # links make (tests/p2pnode_discovery_test covers discovery).
+    common = ["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--verbosity", "4",
+              "--nodiscover"]
     nodes = []
     nodes.append(Node(binary, "node0", common + [
         "--datadir", os.path.join(TMP, "n0"), "--identity", "node0", "--maxpeers", "6"]))

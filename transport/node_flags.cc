@@ -35,6 +35,9 @@ constexpr FlagSpec kFlags[] = {
     {"nodekey", Kind::kString, "FILE", "node key file (64 hex digits)"},
     {"nodekeyhex", Kind::kString, "HEX", "node key as 64 hex digits"},
     {"listen", Kind::kString, "HOST:PORT", "RLPx listen address (default 0.0.0.0:30303)"},
+    {"discport", Kind::kString, "PORT",
+     "discovery UDP port (default: the TCP listen port; 0 picks one)"},
+    {"nodiscover", Kind::kBool, "", "disable discovery; bootnodes are dialed directly"},
     {"maxpeers", Kind::kString, "N", "maximum number of peers (default 50)"},
     {"maxpendpeers", Kind::kString, "N", "maximum connections in handshake at once (default 50)"},
     {"dialratio", Kind::kString, "N", "1/N of the peer slots are dialed (default 3)"},
@@ -116,6 +119,12 @@ absl::Status Apply(NodeFlags& f, absl::string_view name, absl::string_view v) {
     absl::StatusOr<Endpoint> e = ParseHostPort(name, v);
     if (!e.ok()) return e.status();
     f.listen = *e;
+  } else if (name == "discport") {
+    uint32_t port = 0;
+    if (v.empty() || v[0] == '+' || v[0] == '-' || !absl::SimpleAtoi(v, &port) || port > 65535) {
+      return BadValue(name, v, "want a port number 0-65535");
+    }
+    f.disc_port = static_cast<uint16_t>(port);
   } else if (name == "maxpeers" || name == "maxpendpeers") {
     absl::StatusOr<int> n = ParseCount(name, v, 0);
     if (!n.ok()) return n.status();
@@ -245,6 +254,7 @@ absl::StatusOr<NodeFlags> ParseNodeFlags(const std::vector<std::string>& args) {
       if (value && !absl::SimpleAtob(*value, &b))
         return BadValue(name, *value, "want true or false");
       if (name == "nodial") f.no_dial = b;
+      if (name == "nodiscover") f.no_discover = b;
       if (name == "help") f.help = b;
       continue;
     }

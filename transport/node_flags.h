@@ -32,6 +32,10 @@ struct NodeFlags {
   std::string nodekey_file;
   std::string nodekey_hex;
   Endpoint listen;  // Default 0.0.0.0:30303.
+  // --discport: the discovery UDP port. nullopt = the TCP listen port; 0 =
+  // let the OS pick.
+  std::optional<uint16_t> disc_port;
+  bool no_discover = false;  // --nodiscover: no discovery; bootnodes are dialed.
   int max_peers = 50;
   int max_pending_peers = 50;
   int dial_ratio = 3;

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -103,6 +104,44 @@ TEST(NodeFlagsTest, EveryFlagParses) {
   ASSERT_EQ(ps.size(), 2u);
   EXPECT_EQ(ps[1].name, "foo");
   EXPECT_EQ(ps[1].length, 5u);
+}
+
+TEST(NodeFlagsTest, DiscoveryFlags) {
+  absl::StatusOr<NodeFlags> f = ParseNodeFlags({});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_FALSE(f->disc_port.has_value());  // Follows the TCP listen port.
+  EXPECT_FALSE(f->no_discover);
+
+  f = ParseNodeFlags({"--discport", "30399", "--nodiscover"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->disc_port, std::optional<uint16_t>(30399));
+  EXPECT_TRUE(f->no_discover);
+
+  f = ParseNodeFlags({"--discport=0", "--nodiscover=false"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->disc_port, std::optional<uint16_t>(0));
+  EXPECT_FALSE(f->no_discover);
+
+  f = ParseNodeFlags({"--discport=65535"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->disc_port, std::optional<uint16_t>(65535));
+}
+
+TEST(NodeFlagsTest, BadDiscoveryFlagsAreNamed) {
+  EXPECT_EQ(ErrorOf({"--discport", "65536"}),
+            "invalid value \"65536\" for --discport: want a port number 0-65535");
+  EXPECT_EQ(ErrorOf({"--discport=-1"}),
+            "invalid value \"-1\" for --discport: want a port number 0-65535");
+  EXPECT_EQ(ErrorOf({"--discport", "+5"}),
+            "invalid value \"+5\" for --discport: want a port number 0-65535");
+  EXPECT_EQ(ErrorOf({"--discport", "udp"}),
+            "invalid value \"udp\" for --discport: want a port number 0-65535");
+  EXPECT_EQ(ErrorOf({"--discport="}),
+            "invalid value \"\" for --discport: want a port number 0-65535");
+  EXPECT_EQ(ErrorOf({"--discport", "1", "--discport", "2"}), "flag --discport given twice");
+  EXPECT_EQ(ErrorOf({"--nodiscover=maybe"}),
+            "invalid value \"maybe\" for --nodiscover: want true or false");
+  EXPECT_EQ(ErrorOf({"--discport"}), "flag --discport needs a value");
 }
 
 TEST(NodeFlagsTest, ListenAcceptsPortOnlyForm) {

@@ -2,10 +2,17 @@
 // from core/, on one epoll loop, with an admin HTTP endpoint (see
 // core/server/admin_api.h) and clean shutdown on SIGINT/SIGTERM.
 //
+// Discovery: unless --nodiscover, a discv4 endpoint (core/discover/udp.h)
+// runs on the listen IP and --discport (default: the TCP port), seeded with
+// --bootnodes; its lookups are the dialer's candidates, its table is served
+// at GET /table. With --nodiscover the node behaves as before discovery
+// existed: bootnodes are cycled as dial candidates.
+//
 // Output contract (scripts rely on it): the first line on stdout is the
-// node's enode URL, then "admin http://HOST:PORT" when the admin endpoint is
-// enabled; logs go to stderr. Exit codes: 0 after a clean shutdown, 1 on a
-// runtime failure (cannot listen, cannot write the key), 2 for bad flags.
+// node's enode URL (with ?discport= when the UDP port differs), then
+// "admin http://HOST:PORT" when the admin endpoint is enabled; logs go to
+// stderr. Exit codes: 0 after a clean shutdown, 1 on a runtime failure
+// (cannot listen, cannot write the key), 2 for bad flags.
 #include <signal.h>
 #include <unistd.h>
 
@@ -19,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "core/discover/udp.h"
 #include "core/log.h"
 #include "core/server/admin_api.h"
 #include "core/server/server.h"
@@ -120,6 +128,19 @@ int Run(int argc, char** argv) {
   cfg.no_dial = flags->no_dial;
   cfg.dial_generation = flags->dial_policy;
   cfg.listen = flags->listen;
+  if (!flags->no_discover && flags->listen.port == 0) {
+    // Discovery advertises the TCP port in its Pings and must be created
+    // before the server (which listens in Start), so a port-0 listen address
+    // is resolved here: bind, read the port, release it; the server binds it
+    // again at once (listeners use SO_REUSEADDR).
+    auto probe = net.Listen(flags->listen, [](std::unique_ptr<Conn>) {});
+    if (!probe.ok()) {
+      std::cerr << "p2pnode: cannot listen on " << flags->listen.ToString() << ": "
+                << probe.status().message() << "\n";
+      return 1;
+    }
+    cfg.listen->port = (*probe)->LocalEndpoint().port;
+  }
   cfg.ext_ip = flags->ext_ip;
   cfg.static_nodes = flags->static_nodes;
   cfg.trusted_nodes = flags->trusted_nodes;
@@ -137,13 +158,45 @@ int Run(int argc, char** argv) {
     deps.rng = Rng(seed);
   }
   deps.log = &log;
+
+  // Discovery. Declared before the server, so destroyed after it (and the
+  // lookup iterator before the UdpV4, as udp.h requires).
+  std::unique_ptr<discover::UdpV4> disc;
+  std::unique_ptr<NodeIterator> lookups;
+  if (!flags->no_discover) {
+    const Endpoint udp_local{flags->listen.ip, flags->disc_port.value_or(cfg.listen->port)};
+    uint64_t seed = 0;
+    entropy.Fill(absl::MakeSpan(reinterpret_cast<uint8_t*>(&seed), sizeof(seed)));
+    auto u = discover::UdpV4::Create(
+        loop->get(), &net, udp_local, *key, cfg.listen->port, [] { return absl::Now(); },
+        Rng(seed));
+    if (!u.ok()) {
+      std::cerr << "p2pnode: cannot start discovery on UDP " << udp_local.ToString() << ": "
+                << u.status().message() << "\n";
+      return 1;
+    }
+    disc = *std::move(u);
+    lookups = disc->NewLookupIterator();
+    deps.candidates = lookups.get();
+    deps.table = disc.get();
+    deps.resolver = disc.get();
+  }
   Server server(std::move(cfg), deps);
   if (absl::Status s = server.Start(); !s.ok()) {
     std::cerr << "p2pnode: cannot start: " << s.message() << "\n";
     return 1;
   }
 
-  AdminApi api(&server, loop->get());
+  Node self = server.Self();
+  if (disc) {
+    self.udp = disc->Self().udp;
+    disc->Start(flags->bootnodes);
+    log.Log(LogLevel::kInfo, absl::StrCat("discovery: started on UDP ",
+                                          Endpoint{flags->listen.ip, self.udp}.ToString(), " with ",
+                                          flags->bootnodes.size(), " bootnodes"));
+  }
+
+  AdminApi api(&server, loop->get(), disc ? &disc->table() : nullptr, disc ? self.udp : 0);
   std::unique_ptr<HttpServer> admin;
   if (flags->admin) {
     auto h = HttpServer::Start(loop->get(), &net, *flags->admin, [&api](const HttpRequest& req) {
@@ -161,11 +214,11 @@ int Run(int argc, char** argv) {
     admin = *std::move(h);
   }
 
-  std::cout << server.Self().ToEnode() << "\n";
+  std::cout << self.ToEnode() << "\n";
   if (admin) std::cout << "admin http://" << admin->LocalEndpoint().ToString() << "\n";
   std::cout.flush();
   log.Log(LogLevel::kInfo,
-          absl::StrCat("started p2p node ", server.Self().ToEnode(), " maxpeers=", flags->max_peers,
+          absl::StrCat("started p2p node ", self.ToEnode(), " maxpeers=", flags->max_peers,
                        " dialer=", DialGenerationName(flags->dial_policy)));
 
   g_loop = loop->get();

@@ -70,7 +70,8 @@ class MetricsText {
 }  // namespace
 
 std::string AdminApi::NodeInfoJson() const {
-  const Node& self = server_->Self();
+  Node self = server_->Self();
+  if (disc_port_ != 0) self.udp = disc_port_;
   JsonWriter w;
   w.BeginObject();
   w.Key("id").String(self.id.ToString());
@@ -147,9 +148,33 @@ std::string AdminApi::Metrics() const {
   return m.Take();
 }
 
+std::string AdminApi::TableJson() const {
+  JsonWriter w;
+  w.BeginArray();
+  for (const discover::TableNodeInfo& n : table_->Nodes()) {
+    w.BeginObject();
+    w.Key("enode").String(n.entry.node.ToEnode());
+    w.Key("bucket").Int(n.bucket);
+    w.Key("last_pong_seconds");
+    if (n.entry.last_pong) {
+      w.Double(std::floor(absl::ToDoubleSeconds(clock_->Now() - *n.entry.last_pong) * 1000) / 1000);
+    } else {
+      w.Null();
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  return w.Take();
+}
+
 AdminResponse AdminApi::Handle(absl::string_view method, absl::string_view path,
                                absl::string_view body) {
   const bool get = method == "GET";
+  if (path == "/table") {
+    if (!get) return JsonError(405, absl::StrCat("method ", method, " not allowed on ", path));
+    if (table_ == nullptr) return JsonError(404, "discovery disabled");
+    return JsonOk(TableJson());
+  }
   if (path == "/nodeinfo" || path == "/peers" || path == "/metrics") {
     if (!get) return JsonError(405, absl::StrCat("method ", method, " not allowed on ", path));
     if (path == "/nodeinfo") return JsonOk(NodeInfoJson());

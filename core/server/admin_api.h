@@ -12,6 +12,12 @@
 //   POST   /peers/trusted       body: an enode URL -> AddTrustedPeer
 //   DELETE /peers/trusted/ID    RemoveTrustedPeer
 //   GET    /metrics             Prometheus text format 0.0.4
+//   GET    /table               [{"enode","bucket","last_pong_seconds"}...]
+//                               the discovery table's live entries in bucket
+//                               order, then position (most recently active
+//                               first); last_pong_seconds is the age of the
+//                               last pong, null if none. 404 {"error":
+//                               "discovery disabled"} without a table.
 // Errors are JSON {"error": "..."} with 400 (bad input, naming it), 404
 // (unknown route or ID) or 405 (known route, wrong method).
 #ifndef P2P_CORE_SERVER_ADMIN_API_H_
@@ -20,6 +26,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "core/discover/table.h"
 #include "core/server/server.h"
 
 namespace p2p {
@@ -32,18 +39,27 @@ struct AdminResponse {
 
 class AdminApi {
  public:
-  // `server` and `clock` must outlive the API.
-  AdminApi(Server* server, const Clock* clock) : server_(server), clock_(clock) {}
+  // `server` and `clock` must outlive the API, and so must `table` if not
+  // null (null: discovery is disabled). `disc_port`, if not 0, is the
+  // discovery UDP port shown in /nodeinfo's enode URL (?discport= when it
+  // differs from the TCP port). The table's times must come from `clock`.
+  AdminApi(Server* server, const Clock* clock, const discover::Table* table = nullptr,
+           uint16_t disc_port = 0)
+      : server_(server), clock_(clock), table_(table), disc_port_(disc_port) {}
 
   AdminResponse Handle(absl::string_view method, absl::string_view path, absl::string_view body);
 
   std::string NodeInfoJson() const;
   std::string PeersJson() const;
   std::string Metrics() const;
+  // The /table body; requires a table.
+  std::string TableJson() const;
 
  private:
   Server* server_;
   const Clock* clock_;
+  const discover::Table* table_;
+  uint16_t disc_port_;
 };
 
 }  // namespace p2p

@@ -1,9 +1,13 @@
 #include "core/server/admin_api.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/discover/table.h"
 #include "core/net/mem_network.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -147,6 +151,62 @@ TEST_F(AdminApiTest, BadRequestsNameWhatIsWrong) {
   EXPECT_EQ(r.status, 405);
   // The node still serves.
   EXPECT_EQ(Call(0, "GET", "/nodeinfo").status, 200);
+}
+
+TEST_F(AdminApiTest, TableWithoutDiscoveryIs404) {
+  AdminResponse r = Call(0, "GET", "/table");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_EQ(r.body, "{\"error\":\"discovery disabled\"}\n");
+}
+
+TEST_F(AdminApiTest, TableListsNodesByBucketThenPosition) {
+  discover::Table table(nodes_[0].server->Self().id);
+  AdminApi api(nodes_[0].server.get(), nodes_[0].loop.get(), &table, 30399);
+  EXPECT_EQ(api.Handle("GET", "/table", "").body, "[]\n");
+
+  // Five nodes added as seen (each appended to its bucket), one then moved
+  // to the front of its bucket by a verified add, one with a pong recorded.
+  std::vector<Node> added;
+  for (int i = 0; i < 5; ++i) {
+    const PublicKey pub = DerivePublicKey(PrivateKey::Generate(entropy_));
+    const Node n = Node::FromPublicKey(pub, *IpAddress::Parse(absl::StrCat("10.1.0.", i + 1)),
+                                       30303, i == 2 ? 30400 : 30303);
+    ASSERT_EQ(table.AddSeenNode(n, nodes_[0].loop->Now()), discover::AddResult::kAdded);
+    added.push_back(n);
+    RunFor(absl::Milliseconds(250));
+  }
+  ASSERT_TRUE(table.RecordPong(added[1].id, nodes_[0].loop->Now()));
+  ASSERT_EQ(table.AddVerifiedNode(added[4], nodes_[0].loop->Now()), discover::AddResult::kBumped);
+  RunFor(absl::Milliseconds(1500));
+
+  // Expected order, computed independently: by bucket, and within a bucket
+  // added[4] first (bumped), then the rest in insertion order.
+  std::vector<int> idx = {0, 1, 2, 3, 4};
+  std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) {
+    const int ba = table.BucketOf(added[a].id), bb = table.BucketOf(added[b].id);
+    if (ba != bb) return ba < bb;
+    return (a == 4 ? -1 : a) < (b == 4 ? -1 : b);
+  });
+  std::string want = "[";
+  for (size_t k = 0; k < idx.size(); ++k) {
+    const Node& n = added[idx[k]];
+    absl::StrAppend(&want, k ? "," : "", "{\"enode\":\"", n.ToEnode(),
+                    "\",\"bucket\":", table.BucketOf(n.id),
+                    ",\"last_pong_seconds\":", idx[k] == 1 ? "1.5" : "null", "}");
+  }
+  want += "]\n";
+  AdminResponse r = api.Handle("GET", "/table", "");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_EQ(r.body, want);
+  // The node with a distinct discovery port shows it.
+  EXPECT_THAT(r.body, HasSubstr(":30303?discport=30400\""));
+  EXPECT_EQ(api.Handle("POST", "/table", "").status, 405);
+
+  // /nodeinfo carries the discovery port.
+  EXPECT_THAT(api.Handle("GET", "/nodeinfo", "").body,
+              HasSubstr("@10.0.0.1:30303?discport=30399\""));
 }
 
 }  // namespace
