@@ -285,6 +285,9 @@ absl::StatusOr<ScenarioSpec> Converter::Convert(const pb::Scenario& in) {
     case pb::DiscoveryModel::STATIC_ONLY:
       out.discovery = ScenarioSpec::Discovery::kStaticOnly;
       break;
+    case pb::DiscoveryModel::DISCV4:
+      out.discovery = ScenarioSpec::Discovery::kDiscv4;
+      break;
     default:
       return Error("discovery.source", absl::StrCat("unknown value ", disc.source()));
   }

@@ -129,7 +129,8 @@ struct ScenarioSpec {
   bool modelled_handshake = false;  // network.handshake == MODELLED.
   absl::Duration modelled_handshake_cpu = absl::Microseconds(300);
   std::vector<FaultSpec> faults;
-  enum class Discovery { kOracle, kStaticOnly };
+  // kDiscv4: real discv4 over simulated UDP (DiscoveryModel.DISCV4).
+  enum class Discovery { kOracle, kStaticOnly, kDiscv4 };
   Discovery discovery = Discovery::kOracle;
   absl::Duration lookup_interval = absl::Milliseconds(100);
   double stale_fraction = 0;

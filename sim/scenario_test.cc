@@ -890,5 +890,22 @@ TEST(ScenarioModelledTest, ModelledHandshakeAndItsCpuTime) {
   EXPECT_FALSE(spec->modelled_handshake);
 }
 
+TEST(ScenarioDiscoveryTest, Discv4SourceByNameAndNumber) {
+  absl::StatusOr<ScenarioSpec> spec =
+      ParseScenario("groups { name: \"a\" count: 2 } discovery { source: DISCV4 }", "d");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->discovery, ScenarioSpec::Discovery::kDiscv4);
+  // The oracle's knobs keep their defaults (unused by discv4).
+  EXPECT_EQ(spec->lookup_interval, absl::Milliseconds(100));
+  EXPECT_EQ(spec->stale_fraction, 0);
+  spec = ParseScenario("groups { name: \"a\" count: 2 } discovery { source: 2 }", "d");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->discovery, ScenarioSpec::Discovery::kDiscv4);
+  // The next number is still unknown.
+  spec = ParseScenario("groups { name: \"a\" count: 2 } discovery { source: 3 }", "d");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().message(), "d: discovery.source: unknown value 3");
+}
+
 }  // namespace
 }  // namespace p2p::sim

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/dial/dial_policy.h"
+#include "core/discover/udp.h"
 #include "core/hex.h"
 #include "core/rlpx/p2p_protocol.h"
 #include "core/server/server.h"
@@ -19,8 +20,18 @@ constexpr uint16_t kPort = 30303;
 // rules, so the 30 s per-IP inbound throttle applies as on the internet.
 constexpr uint32_t kIpBase = 0x64400000;
 constexpr uint32_t kIpCount = 1u << 22;
+// Under DISCV4, consecutive nodes get addresses in different /24 subnets
+// (the k-th in subnet k mod 2^14, host k / 2^14 + 1): the discovery table
+// admits at most 10 nodes per /24 (tableIPLimit), so packing nodes into a
+// few subnets, as the oracle runs do, would starve every table. 255 host
+// numbers per subnet.
+constexpr uint32_t kSubnets = 1u << 14;
+constexpr uint32_t kSpreadIpCount = 255 * kSubnets;
 // A graceful stop that has not finished after this long is cut short.
 constexpr absl::Duration kStopGrace = absl::Seconds(3);
+// discv4 packets carry Unix expiration stamps: virtual time 0 is this Unix
+// time (2023-11-14), so runs do not depend on the wall clock.
+constexpr int64_t kDiscv4EpochUnixSeconds = 1700000000;
 
 // True with probability p, drawing from `rng` only when 0 < p < 1.
 bool Bernoulli(Rng& rng, double p) {
@@ -62,6 +73,10 @@ struct World::SimNode {
   std::unique_ptr<RngEntropy> entropy;
   std::unique_ptr<Network> net;
   std::unique_ptr<Oracle> oracle;
+  // DISCV4 only: the node's discovery endpoint and the dialer's candidate
+  // iterator over it (destroyed before it).
+  std::unique_ptr<discover::UdpV4> discv4;
+  std::unique_ptr<NodeIterator> discv4_iterator;
   std::unique_ptr<NodeObserver> observer;
   std::unique_ptr<Server> server;
   TimerId churn_timer = 0;
@@ -260,6 +275,8 @@ World::~World() {
   // then networks, then loops; the switch and queue last.
   for (auto& n : nodes_) n->server.reset();
   for (auto& n : nodes_) {
+    n->discv4_iterator.reset();
+    n->discv4.reset();
     n->oracle.reset();
     n->net.reset();
   }
@@ -348,6 +365,11 @@ uint64_t World::RunUntil(absl::Duration t) {
 // Identities and addresses.
 
 IpAddress World::NextIp() {
+  if (spec_.discovery == ScenarioSpec::Discovery::kDiscv4) {
+    ABSL_RAW_CHECK(next_ip_ + 1 < kSpreadIpCount, "world: out of simulated addresses");
+    const uint32_t k = ++next_ip_;
+    return IpAddress::V4(kIpBase + ((k % kSubnets) << 8) + k / kSubnets + 1);
+  }
   ABSL_RAW_CHECK(next_ip_ + 1 < kIpCount, "world: out of simulated addresses");
   return IpAddress::V4(kIpBase + ++next_ip_);
 }
@@ -450,7 +472,9 @@ void World::Join(int i) {
   auto net = switch_->AddHost(n.loop.get(), n.node.ip);
   ABSL_RAW_CHECK(net.ok(), "world: simulated address in use");
   n.net = *std::move(net);
-  n.oracle = std::make_unique<Oracle>(this, i, n.loop.get(), n.rng.Fork());
+  if (spec_.discovery != ScenarioSpec::Discovery::kDiscv4) {
+    n.oracle = std::make_unique<Oracle>(this, i, n.loop.get(), n.rng.Fork());
+  }
   n.observer = std::make_unique<NodeObserver>(this, i);
 
   ServerConfig c;
@@ -480,6 +504,11 @@ void World::Join(int i) {
   if (spec_.discovery == ScenarioSpec::Discovery::kOracle) {
     d.candidates = n.oracle.get();
     d.table = n.oracle.get();
+  } else if (spec_.discovery == ScenarioSpec::Discovery::kDiscv4) {
+    StartDiscv4(n, c.bootnodes);
+    d.candidates = n.discv4_iterator.get();
+    d.table = n.discv4.get();
+    d.resolver = n.discv4.get();
   }
   d.observer = n.observer.get();
   d.dial_observer = n.observer.get();
@@ -492,6 +521,16 @@ void World::Join(int i) {
   ++stats_.joins;
   TraceEvent(i, "join", absl::StrCat(ShortId(n.node.id), " ", n.node.ip.ToString()));
   ScheduleChurn(i, true);
+}
+
+void World::StartDiscv4(SimNode& n, const std::vector<Node>& bootnodes) {
+  auto udp = discover::UdpV4::Create(
+      n.loop.get(), n.net.get(), Endpoint{n.node.ip, kPort}, *n.key, kPort,
+      [this] { return absl::FromUnixSeconds(kDiscv4EpochUnixSeconds) + Now(); }, n.rng.Fork());
+  ABSL_RAW_CHECK(udp.ok(), "world: discv4 failed to open its socket");
+  n.discv4 = *std::move(udp);
+  n.discv4->Start(bootnodes);
+  n.discv4_iterator = n.discv4->NewLookupIterator();
 }
 
 void World::Leave(int i, bool graceful, bool churn) {
@@ -519,6 +558,8 @@ void World::Destroy(int i) {
   if (n.stop_timer != 0) world_loop_->Cancel(n.stop_timer);
   n.stop_timer = 0;
   n.server.reset();  // Resets its connections (the peers see it).
+  n.discv4_iterator.reset();
+  n.discv4.reset();  // Closes its socket: later datagrams to it are lost.
   n.oracle.reset();
   n.observer.reset();
   n.net.reset();  // Leaves the switch: later dials are refused.

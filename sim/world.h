@@ -2,8 +2,14 @@
 // dial policy, RLPx with real secp256k1 handshakes) on its own SimLoop, all
 // over one EventQueue and one in-memory network (MemSwitch) with the
 // scenario's latency model, reachability, refusals, partitions, outages and
-// churn. Discovery is modelled by an oracle (random online nodes, one per
-// lookup interval) until discv4 runs here.
+// churn. Discovery is either modelled by an oracle (random online nodes, one
+// per lookup interval), off (static and boot nodes only), or the real discv4
+// (core/discover UdpV4) over simulated UDP: each node then gets its own
+// UdpV4 on port 30303 of its address, bootstrapped from the bootnode
+// groups, whose lookup iterator feeds the dialer. Discovery traffic is not
+// traced (its effect shows in the dials); its Unix time is a fixed epoch
+// plus virtual time; node addresses are spread over /24 subnets (the table
+// limits nodes per subnet, as on the internet).
 //
 // Determinism: one root seed; every node and component draws from its own
 // forked Rng stream, in event order; containers that are iterated are
@@ -123,6 +129,8 @@ class World {
   class NodeObserver;
 
   void Join(int i);
+  // DISCV4: opens n's UdpV4 on its network and bootstraps it.
+  void StartDiscv4(SimNode& n, const std::vector<Node>& bootnodes);
   void Leave(int i, bool graceful, bool churn);
   void Destroy(int i);
   void ScheduleChurn(int i, bool online_now);

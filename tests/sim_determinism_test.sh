@@ -9,7 +9,8 @@ sim="$root/sim/tools/p2psim"
 out="$TEST_TMPDIR/out"
 
 # scenario:duration pairs.
-runs=(default:10m policy_compare:4m partition_heal:5m bootnode_outage:8m mainnet_10k:90s)
+runs=(default:10m policy_compare:4m partition_heal:5m bootnode_outage:8m mainnet_10k:90s
+  discv4_small:2m)
 for f in "$root"/scenarios/*.textproto; do
   name="$(basename "$f" .textproto)"
   found=0
