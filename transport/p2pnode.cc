@@ -167,9 +167,11 @@ int Run(int argc, char** argv) {
     const Endpoint udp_local{flags->listen.ip, flags->disc_port.value_or(cfg.listen->port)};
     uint64_t seed = 0;
     entropy.Fill(absl::MakeSpan(reinterpret_cast<uint8_t*>(&seed), sizeof(seed)));
+    discover::UdpV4Config dcfg;
+    dcfg.net_restrict = flags->net_restrict;  // NetRestrict applies to discovery too.
     auto u = discover::UdpV4::Create(
-        loop->get(), &net, udp_local, *key, cfg.listen->port, [] { return absl::Now(); },
-        Rng(seed));
+        loop->get(), &net, udp_local, *key, cfg.listen->port, [] { return absl::Now(); }, Rng(seed),
+        dcfg);
     if (!u.ok()) {
       std::cerr << "p2pnode: cannot start discovery on UDP " << udp_local.ToString() << ": "
                 << u.status().message() << "\n";

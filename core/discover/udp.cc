@@ -474,10 +474,16 @@ void UdpV4::SendFindNodeNow(const Node& n, const EncodedPubkey& target, FindNode
   size_t* count = received.get();
   AddPending(
       n.id, n.ip, kNeighborsPacket,
-      [sink, count, received = std::move(received)](const DecodedPacket& p, bool* complete) {
+      [this, sink, count, received = std::move(received)](const DecodedPacket& p, bool* complete) {
         for (const WireNode& w : std::get<Neighbors>(p.packet).nodes) {
           ++*count;
-          if (auto node = NodeFromWire(w)) sink->push_back(std::move(*node));
+          std::optional<Node> node = NodeFromWire(w);
+          if (!node) continue;
+          if (cfg_.net_restrict && !cfg_.net_restrict->Contains(node->ip)) {
+            ++stats_.dropped["netrestrict"];
+            continue;
+          }
+          sink->push_back(std::move(*node));
         }
         *complete = *count >= kLookupResultSize;
         return true;

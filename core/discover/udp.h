@@ -111,6 +111,9 @@ struct UdpV4Config {
   absl::Duration iterator_lookup_gap = absl::Seconds(1);
   // Bound on remembered bond records (nodes that pinged or ponged us).
   size_t max_bond_records = 10000;
+  // go-ethereum Config.NetRestrict: nodes outside these networks, learned
+  // from Neighbors replies, are ignored (counted as dropped "netrestrict").
+  std::optional<IpNetList> net_restrict;
   TableConfig table;
 };
 

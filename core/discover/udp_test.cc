@@ -253,6 +253,32 @@ TEST(UdpV4Test, FindNodeThroughUdpV4BondsFirst) {
   EXPECT_EQ(a->stats().Dropped(kDropUnknownNode), 0);
 }
 
+// go-ethereum's NetRestrict for discovery: neighbours outside the allowed
+// networks are ignored (and counted), those inside are returned.
+TEST(UdpV4Test, NetRestrictFiltersNeighbors) {
+  World w(5);
+  UdpV4* a = w.AddNode(World::IpFor(1));
+  std::vector<Node> fake;
+  for (int i = 0; i < 3; ++i) fake.push_back(w.FakeNode(IpAddress::V4(10, 1, 0, i + 1)));
+  for (int i = 0; i < 2; ++i) fake.push_back(w.FakeNode(IpAddress::V4(10, 2, 0, i + 1)));
+  a->Start(fake);
+  UdpV4Config cfg;
+  cfg.net_restrict = *IpNetList::Parse("10.0.0.0/16,10.1.0.0/16");
+  UdpV4* b = w.AddNode(World::IpFor(2), cfg);
+  std::optional<absl::StatusOr<std::vector<Node>>> got;
+  b->FindNode(a->Self(), b->Self().pubkey.bytes(),
+              [&](absl::StatusOr<std::vector<Node>> r) { got = std::move(r); });
+  w.RunFor(absl::Seconds(3));
+  ASSERT_TRUE(got.has_value());
+  ASSERT_TRUE(got->ok()) << got->status();
+  for (const Node& n : **got) {
+    EXPECT_TRUE(cfg.net_restrict->Contains(n.ip)) << n.ip.ToString();
+  }
+  // a's table: the 5 fakes and b; the two 10.2/16 fakes are filtered.
+  EXPECT_EQ((*got)->size(), 4u);
+  EXPECT_EQ(b->stats().Dropped("netrestrict"), 2);
+}
+
 TEST(UdpV4Test, NeighborsSplitIntoPacketsOfTwelve) {
   World w(4);
   UdpV4* a = w.AddNode(World::IpFor(1));
