@@ -33,11 +33,16 @@ constexpr absl::Duration kStopGrace = absl::Seconds(3);
 // time (2023-11-14), so runs do not depend on the wall clock.
 constexpr int64_t kDiscv4EpochUnixSeconds = 1700000000;
 
+// The top 53 bits of `bits` as a double in [0, 1).
+double UnitInterval(uint64_t bits) {
+  return static_cast<double>(bits >> 11) * (1.0 / 9007199254740992.0);
+}
+
 // True with probability p, drawing from `rng` only when 0 < p < 1.
 bool Bernoulli(Rng& rng, double p) {
   if (p <= 0) return false;
   if (p >= 1) return true;
-  return static_cast<double>(rng.Next64() >> 11) * (1.0 / 9007199254740992.0) < p;
+  return UnitInterval(rng.Next64()) < p;
 }
 
 // SplitMix64 finaliser: a fixed, well-mixed function of its input.
@@ -427,7 +432,7 @@ absl::Duration World::Latency(const IpAddress& from, const IpAddress& to) {
     // A factor in [1 - jitter, 1 + jitter], fixed per pair of addresses.
     const uint32_t a = IpKey(from), b = IpKey(to);
     const uint64_t h = Mix(seed_ ^ Mix((uint64_t{std::min(a, b)} << 32) | std::max(a, b)));
-    const double u = static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0);
+    const double u = UnitInterval(h);
     d = d * (1 - spec_.jitter + 2 * spec_.jitter * u);
   }
   if (ga.access >= 0) d += spec_.access_profiles[ga.access].extra_latency;

@@ -27,6 +27,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/discover/udp.h"
+#include "core/json_writer.h"
 #include "core/log.h"
 #include "core/server/admin_api.h"
 #include "core/server/server.h"
@@ -152,11 +153,11 @@ int Run(int argc, char** argv) {
   deps.net = &net;
   deps.entropy = &entropy;
   deps.dns = &resolver;
-  {
-    uint64_t seed = 0;
-    entropy.Fill(absl::MakeSpan(reinterpret_cast<uint8_t*>(&seed), sizeof(seed)));
-    deps.rng = Rng(seed);
-  }
+  // One random root; the dialer and discovery fork their own streams.
+  uint64_t seed = 0;
+  entropy.Fill(absl::MakeSpan(reinterpret_cast<uint8_t*>(&seed), sizeof(seed)));
+  Rng root_rng(seed);
+  deps.rng = root_rng.Fork();
   deps.log = &log;
 
   // Discovery. Declared before the server, so destroyed after it (and the
@@ -165,13 +166,11 @@ int Run(int argc, char** argv) {
   std::unique_ptr<NodeIterator> lookups;
   if (!flags->no_discover) {
     const Endpoint udp_local{flags->listen.ip, flags->disc_port.value_or(cfg.listen->port)};
-    uint64_t seed = 0;
-    entropy.Fill(absl::MakeSpan(reinterpret_cast<uint8_t*>(&seed), sizeof(seed)));
     discover::UdpV4Config dcfg;
     dcfg.net_restrict = flags->net_restrict;  // NetRestrict applies to discovery too.
     auto u = discover::UdpV4::Create(
-        loop->get(), &net, udp_local, *key, cfg.listen->port, [] { return absl::Now(); }, Rng(seed),
-        dcfg);
+        loop->get(), &net, udp_local, *key, cfg.listen->port, [] { return absl::Now(); },
+        root_rng.Fork(), dcfg);
     if (!u.ok()) {
       std::cerr << "p2pnode: cannot start discovery on UDP " << udp_local.ToString() << ": "
                 << u.status().message() << "\n";
@@ -203,7 +202,9 @@ int Run(int argc, char** argv) {
   if (flags->admin) {
     auto h = HttpServer::Start(loop->get(), &net, *flags->admin, [&api](const HttpRequest& req) {
       if (absl::string_view why = CrossSiteRefusal(req); !why.empty()) {
-        return HttpResponse{403, "application/json", absl::StrCat("{\"error\":\"", why, "\"}\n")};
+        JsonWriter w;
+        w.BeginObject().Key("error").String(why).EndObject();
+        return HttpResponse{403, "application/json", w.Take() + "\n"};
       }
       AdminResponse r = api.Handle(req.method, req.path, req.body);
       return HttpResponse{r.status, r.content_type, std::move(r.body)};

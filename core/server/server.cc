@@ -33,6 +33,21 @@ absl::string_view ServerEventKindName(ServerEvent::Kind kind) {
 class Server::Conn final : public RlpxConn::Handler {
  public:
   enum class Stage { kEncryption, kPostHandshake, kProtocol, kAddPeer, kPeer };
+  static const char* StageName(Stage stage) {
+    switch (stage) {
+      case Stage::kEncryption:
+        return "encryption";
+      case Stage::kPostHandshake:
+        return "posthandshake";
+      case Stage::kProtocol:
+        return "protocol";
+      case Stage::kAddPeer:
+        return "addpeer";
+      case Stage::kPeer:
+        return "peer";
+    }
+    return "peer";
+  }
 
   Conn(Server* srv, uint64_t seq, ConnFlags flags, std::optional<Node> dest,
        NodeDialer::DoneCallback done)
@@ -221,25 +236,6 @@ class Server::Conn final : public RlpxConn::Handler {
   std::vector<std::unique_ptr<ProtocolSession>> sessions_;
   std::unique_ptr<RlpxConn> rlpx_;  // Last: destroyed first.
 };
-
-namespace {
-
-const char* StageName(int stage) {
-  switch (stage) {
-    case 0:
-      return "encryption";
-    case 1:
-      return "posthandshake";
-    case 2:
-      return "protocol";
-    case 3:
-      return "addpeer";
-    default:
-      return "peer";
-  }
-}
-
-}  // namespace
 
 // The NodeDialer the dial policy drives: TCP connect, then setup.
 class Server::ConnDialer final : public NodeDialer {
@@ -711,9 +707,9 @@ void Server::OnConnClosed(Conn* c, const CloseInfo& info) {
                                                info.remote_requested ? " (remote)" : ""));
     }
   } else {
-    const int stage = static_cast<int>(c->fail_stage().value_or(c->stage()));
+    const Conn::Stage stage = c->fail_stage().value_or(c->stage());
     e.kind = ServerEvent::Kind::kSetupFailed;
-    e.stage = StageName(stage);
+    e.stage = Conn::StageName(stage);
     const std::string what = e.detail.empty() ? DisconnectReasonString(info.reason) : e.detail;
     ++stats_.setup_failures[absl::StrCat(e.stage, ": ", DisconnectReasonString(info.reason))];
     if (c->is(kInboundConn)) ReleaseInboundToken();
