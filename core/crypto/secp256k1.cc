@@ -245,6 +245,17 @@ absl::StatusOr<PublicKey> RecoverPublicKey(absl::Span<const uint8_t> hash,
   return *pub;
 }
 
+bool VerifySignature(const PublicKey& pub, absl::Span<const uint8_t> hash,
+                     absl::Span<const uint8_t> sig) {
+  if (hash.size() != 32 || sig.size() != 64) return false;
+  secp256k1_pubkey point;
+  if (!ToLibraryPoint(pub.bytes(), &point)) return false;
+  secp256k1_ecdsa_signature parsed;
+  if (secp256k1_ecdsa_signature_parse_compact(Context(), &parsed, sig.data()) != 1) return false;
+  // secp256k1_ecdsa_verify itself rejects a non-normalized (high) s.
+  return secp256k1_ecdsa_verify(Context(), &parsed, hash.data(), &point) == 1;
+}
+
 absl::Status RandomizeSecp256k1Context(Entropy& entropy) {
   uint8_t seed[32];
   entropy.Fill(absl::MakeSpan(seed));

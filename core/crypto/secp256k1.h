@@ -123,6 +123,14 @@ absl::StatusOr<std::array<uint8_t, 65>> SignRecoverable(const PrivateKey& priv,
 absl::StatusOr<PublicKey> RecoverPublicKey(absl::Span<const uint8_t> hash,
                                            absl::Span<const uint8_t> sig);
 
+// Whether `sig`, a 64-byte r || s signature without recovery id, is valid
+// for `hash` (32 bytes) under `pub`: go-ethereum's crypto.VerifySignature,
+// used by the ENR "v4" identity scheme. Like it, rejects a high s (above
+// n/2, the malleable twin of a valid signature), an r or s not below n, any
+// other length, and the zero placeholder key. Never fails otherwise.
+bool VerifySignature(const PublicKey& pub, absl::Span<const uint8_t> hash,
+                     absl::Span<const uint8_t> sig);
+
 // Optional hardening for production: re-blinds the shared context's
 // signing and key-derivation computations with 32 bytes from `entropy`.
 // Call it once at start-up, before any other thread uses this module (it is

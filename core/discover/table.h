@@ -48,6 +48,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "core/event_loop.h"
@@ -90,14 +91,15 @@ class DistinctNetSet {
   int Len() const;
 
  private:
-  // (is IPv4, address masked to the prefix); an ordered map so that nothing
-  // depends on hash order, should the set ever be listed.
+  // (is IPv4, address masked to the prefix).
   using Key = std::pair<bool, std::array<uint8_t, 16>>;
   Key KeyOf(const IpAddress& ip) const;
 
   int subnet_bits_;
   int limit_;
-  std::map<Key, int> members_;
+  // Hashed: looked up on every table insertion and removal (a hot path in
+  // large simulations). Only Len() iterates it, and a sum has no order.
+  absl::flat_hash_map<Key, int> members_;
 };
 
 // Limits of one Table. The constructor crashes on bucket_size < 1,

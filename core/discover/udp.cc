@@ -6,7 +6,9 @@
 #include <set>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "core/crypto/keccak.h"
 
 namespace p2p {
@@ -55,8 +57,9 @@ struct UdpV4::LookupState {
   EncodedPubkey target{};
   NodeId target_id;
   std::vector<Node> result;  // Closest first, at most kLookupResultSize.
-  std::set<NodeId> asked;
-  std::set<NodeId> seen;
+  // Membership only, never iterated.
+  absl::flat_hash_set<NodeId> asked;
+  absl::flat_hash_set<NodeId> seen;
   int queries = 0;
   NodesCallback done;
 
@@ -188,6 +191,8 @@ absl::StatusOr<std::unique_ptr<UdpV4>> UdpV4::Create(EventLoop* loop, Network* n
   u->socket_ = std::move(*sock);
   Endpoint bound = u->socket_->LocalEndpoint();
   u->self_ = Node::FromPublicKey(DerivePublicKey(key), bound.ip, tcp_port, bound.port);
+  absl::Status signed_record = u->SignLocalRecord(key);
+  if (!signed_record.ok()) return signed_record;
   return u;
 }
 
@@ -213,7 +218,7 @@ UdpV4::BondRecord* UdpV4::Bond(const NodeId& id, const IpAddress& ip) {
     for (auto i = bonds_.begin(); i != bonds_.end();) {
       if (stale(i->second.last_ping_received) && stale(i->second.last_pong_received) &&
           i->second.findnode_failures == 0) {
-        i = bonds_.erase(i);
+        bonds_.erase(i++);  // Other iterators stay valid.
       } else {
         ++i;
       }
@@ -234,7 +239,8 @@ void UdpV4::PostChecked(absl::AnyInvocable<void()> cb) {
 }
 
 absl::StatusOr<PacketHash> UdpV4::Send(const Endpoint& to, const Packet& packet) {
-  auto enc = EncodePacket(key_, packet);
+  auto enc = cfg_.modelled_signatures ? EncodePacketModelled(self_.pubkey, packet)
+                                      : EncodePacket(key_, packet);
   if (!enc.ok()) {
     ++stats_.send_errors;
     return enc.status();
@@ -301,7 +307,8 @@ bool UdpV4::HandleReply(const Endpoint& from, const DecodedPacket& p) {
 }
 
 void UdpV4::OnPacket(const Endpoint& from, absl::Span<const uint8_t> data) {
-  auto d = DecodePacket(data);
+  auto d = DecodePacket(data,
+                        cfg_.modelled_signatures ? SignatureMode::kModelled : SignatureMode::kReal);
   if (!d.ok()) {
     absl::string_view msg = d.status().message();
     if (absl::StartsWith(msg, "bad hash")) {
@@ -346,8 +353,10 @@ void UdpV4::OnPacket(const Endpoint& from, absl::Span<const uint8_t> data) {
       if (Expired(std::get<ENRRequest>(d->packet).expiration, unix_now)) {
         return Drop(kDropExpired);
       }
+      // go-ethereum's rule: only bonded senders, or the record would be a
+      // traffic amplifier towards a spoofed source address.
       if (!IsBonded(d->sender_id, from.ip)) return Drop(kDropUnknownNode);
-      Drop(kDropNoRecord);
+      HandleENRRequest(from, *d);
       return;
     }
     case kENRResponsePacket: {
@@ -363,6 +372,7 @@ void UdpV4::HandlePing(const Endpoint& from, const DecodedPacket& p, const disco
   pong.to = WireEndpoint{from.ip, from.port, ping.from.tcp};
   pong.ping_hash = p.hash;
   pong.expiration = Expiration();
+  pong.enr_seq = local_record_.seq();  // EIP-868
   (void)Send(from, pong);
 
   Node n = Node::FromPublicKey(p.sender, from.ip, ping.from.tcp, from.port);
@@ -402,6 +412,7 @@ void UdpV4::PingInternal(const Node& n, StatusCallback done) {
   ping.from = SelfEndpoint();
   ping.to = WireEndpoint{n.ip, n.udp, n.tcp};
   ping.expiration = Expiration();
+  ping.enr_seq = local_record_.seq();  // EIP-868
   auto hash = Send(n.UdpEndpoint(), ping);
   if (!hash.ok()) {
     PostChecked([done = std::move(done), s = hash.status()]() mutable { done(s); });
@@ -496,6 +507,96 @@ void UdpV4::SendFindNodeNow(const Node& n, const EncodedPubkey& target, FindNode
         }
         FindNodeDone(n, !nodes->empty());
         done(std::move(*nodes));
+      });
+}
+
+absl::Status UdpV4::SignLocalRecord(const PrivateKey& key) {
+  // go-ethereum's LocalNode keeps "ip"/"udp"/"tcp" for an IPv4 endpoint and
+  // the "6" keys for an IPv6 one; ports without an address say nothing.
+  local_record_.SetSeq(cfg_.enr_seq);
+  if (self_.has_ip()) {
+    local_record_.SetIp(self_.ip);
+    bool v4 = self_.ip.is_v4();
+    if (self_.udp != 0) v4 ? local_record_.SetUdp(self_.udp) : local_record_.SetUdp6(self_.udp);
+    if (self_.tcp != 0) v4 ? local_record_.SetTcp(self_.tcp) : local_record_.SetTcp6(self_.tcp);
+  }
+  return local_record_.SignV4(key);
+}
+
+void UdpV4::HandleENRRequest(const Endpoint& from, const DecodedPacket& p) {
+  ENRResponse resp;
+  resp.request_hash = p.hash;
+  absl::StatusOr<std::vector<uint8_t>> rec = local_record_.Encode();
+  if (!rec.ok()) std::abort();  // Programmer error: Create signs the record.
+  resp.record = std::move(*rec);
+  (void)Send(from, resp);
+}
+
+bool UdpV4::NeedsBond(const Node& n) const {
+  auto it = bonds_.find(n.id);
+  if (it == bonds_.end() || it->second.ip != n.ip) return true;
+  const BondRecord& b = it->second;
+  return !b.last_ping_received || loop_->Now() - *b.last_ping_received > cfg_.bond_expiration ||
+         b.findnode_failures > cfg_.max_findnode_failures;
+}
+
+void UdpV4::RequestENR(const Node& n, RecordCallback done) {
+  if (!NeedsBond(n)) {
+    SendENRRequestNow(n, std::move(done));
+    return;
+  }
+  PingInternal(n, [this, n, done = std::move(done)](absl::Status s) mutable {
+    if (!s.ok()) {
+      done(std::move(s));
+      return;
+    }
+    // As SendFindNode: give n time to ping us back and process our pong,
+    // or it would not answer.
+    loop_->RunAfter(cfg_.response_timeout,
+                    [this, alive = alive_.Weak(), n, done = std::move(done)]() mutable {
+                      if (alive) SendENRRequestNow(n, std::move(done));
+                    });
+  });
+}
+
+void UdpV4::SendENRRequestNow(const Node& n, RecordCallback done) {
+  ENRRequest req;
+  req.expiration = Expiration();
+  auto hash = Send(n.UdpEndpoint(), req);
+  if (!hash.ok()) {
+    PostChecked([done = std::move(done), s = hash.status()]() mutable { done(s); });
+    return;
+  }
+  // The record bytes live in the completion callback; the matcher, destroyed
+  // with it, fills them through a raw pointer.
+  auto record = std::make_unique<std::vector<uint8_t>>();
+  std::vector<uint8_t>* sink = record.get();
+  AddPending(
+      n.id, n.ip, kENRResponsePacket,
+      [sink, h = *hash](const DecodedPacket& p, bool* complete) {
+        const auto& resp = std::get<ENRResponse>(p.packet);
+        if (resp.request_hash != h) return false;
+        *sink = resp.record;
+        *complete = true;
+        return true;
+      },
+      [want = n.id, record = std::move(record), done = std::move(done)](absl::Status s) mutable {
+        if (!s.ok()) {
+          done(std::move(s));
+          return;
+        }
+        absl::StatusOr<enr::Record> r = enr::DecodeRecord(*record);
+        if (!r.ok()) {
+          done(absl::InvalidArgumentError(
+              absl::StrCat("invalid record in ENRResponse: ", r.status().message())));
+          return;
+        }
+        absl::StatusOr<NodeId> id = r->VerifiedNodeId();
+        if (!id.ok() || *id != want) {
+          done(absl::InvalidArgumentError("invalid ID in response record"));
+          return;
+        }
+        done(std::move(*r));
       });
 }
 
@@ -612,6 +713,67 @@ void UdpV4::Start(const std::vector<Node>& bootnodes) {
   if (bootstrap_pings_ == 0) PostChecked([this] { Refresh(); });
   revalidate_alarm_.Schedule(now + cfg_.revalidate_interval);
   refresh_alarm_.Schedule(now + cfg_.refresh_interval);
+}
+
+int UdpV4::Seed(const std::vector<KnownNode>& known) {
+  if (started_) std::abort();  // Programmer error: seeds come before Start.
+  const absl::Time unix_now = unix_now_();
+  const MonoTime now = loop_->Now();
+  std::vector<const KnownNode*> fresh;
+  for (const KnownNode& k : known) {
+    if (!k.last_pong || unix_now - *k.last_pong > cfg_.seed_max_age) continue;
+    if (k.node.id == self_.id || k.node.ip.IsUnspecified()) continue;
+    fresh.push_back(&k);
+  }
+  std::stable_sort(fresh.begin(), fresh.end(), [](const KnownNode* a, const KnownNode* b) {
+    return *a->last_pong > *b->last_pong;
+  });
+  if (fresh.size() > cfg_.seed_count) fresh.resize(cfg_.seed_count);
+  int added = 0;
+  for (const KnownNode* k : fresh) {
+    AddResult r = table_.AddSeenNode(k->node, now);
+    if (r != AddResult::kAdded && r != AddResult::kAddedReplacement) continue;
+    ++added;
+    // Unix stamps back to loop time; lapsed ones are not restored.
+    auto restore = [&](const std::optional<absl::Time>& t) -> std::optional<MonoTime> {
+      if (!t) return std::nullopt;
+      const absl::Duration age = std::max(absl::ZeroDuration(), unix_now - *t);
+      if (age > cfg_.bond_expiration) return std::nullopt;
+      return now - age;
+    };
+    std::optional<MonoTime> pong = restore(k->last_pong);
+    std::optional<MonoTime> ping = restore(k->last_ping);
+    if (!pong && !ping) continue;
+    if (BondRecord* b = Bond(k->node.id, k->node.ip)) {
+      b->last_pong_received = pong;
+      b->last_ping_received = ping;
+      b->findnode_failures = k->findnode_failures;
+    }
+  }
+  return added;
+}
+
+std::vector<KnownNode> UdpV4::KnownNodes() const {
+  const absl::Time unix_now = unix_now_();
+  const MonoTime now = loop_->Now();
+  std::vector<KnownNode> out;
+  for (const TableNodeInfo& info : table_.Nodes()) {
+    KnownNode k;
+    k.node = info.entry.node;
+    std::optional<MonoTime> pong = info.entry.last_pong;
+    auto it = bonds_.find(k.node.id);
+    if (it != bonds_.end() && it->second.ip == k.node.ip) {
+      const BondRecord& b = it->second;
+      if (b.last_pong_received && (!pong || *b.last_pong_received > *pong)) {
+        pong = b.last_pong_received;
+      }
+      k.findnode_failures = b.findnode_failures;
+      if (b.last_ping_received) k.last_ping = unix_now - (now - *b.last_ping_received);
+    }
+    if (pong) k.last_pong = unix_now - (now - *pong);
+    out.push_back(std::move(k));
+  }
+  return out;
 }
 
 void UdpV4::Revalidate() {

@@ -8,16 +8,18 @@
 //    answered only for bonded senders (we hold a pong from them within
 //    bond_expiration) with the 16 closest table nodes in Neighbors packets of
 //    at most kMaxNeighbors (12); Neighbors feed a pending FindNode.
-//    ENRRequest is dropped (counted "no record"): this node has no ENR.
+//    ENRRequest, from bonded senders only, -> ENRResponse quoting the
+//    request hash and carrying this node's record (EIP-868).
 //  - Drops and counts, by reason (UdpV4Stats::dropped), every packet that is
 //    malformed, badly signed, expired, unsolicited (a reply nobody waits
 //    for) or from an unbonded sender where a bond is needed. Never crashes
 //    on input.
-//  - Requests with timeouts: Ping (response_timeout) and FindNode (bonds
-//    first when the target has not pinged us lately; its replies must all
-//    arrive within response_timeout of the request). A FindNode that yields
-//    no node counts as a failure of that node; max_findnode_failures of them
-//    delete it from the table; a useful answer takes one back.
+//  - Requests with timeouts: Ping (response_timeout), FindNode and
+//    RequestENR (both bond first when the target has not pinged us lately;
+//    FindNode's replies must all arrive within response_timeout of the
+//    request). A FindNode that yields no node counts as a failure of that
+//    node; max_findnode_failures of them delete it from the table; a useful
+//    answer takes one back.
 //  - Lookups (lookup.go): alpha concurrent FindNodes over the closest nodes
 //    seen so far (at most kLookupResultSize kept) until no un-asked node is
 //    left among them; the result is sorted by distance to the target.
@@ -51,6 +53,10 @@
 //    revalidation every few seconds, few entries would qualify.
 //  - A node is deleted after max_findnode_failures regardless of how full its
 //    bucket is.
+//  - Node records (enr.h): the local record is built once, at creation, from
+//    Self() and UdpV4Config::enr_seq (go-ethereum's LocalNode updates it as
+//    the endpoint changes). RequestENR does not compare the record's seq with
+//    a known one (Node carries none) and skips CheckRelayIP.
 //
 // Not thread-safe; owned by one event loop.
 #ifndef P2P_CORE_DISCOVER_UDP_H_
@@ -64,6 +70,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/node_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -72,6 +79,7 @@
 #include "core/crypto/secp256k1.h"
 #include "core/dial/dial_services.h"
 #include "core/dial/node_iterator.h"
+#include "core/discover/enr.h"
 #include "core/discover/table.h"
 #include "core/discover/v4wire.h"
 #include "core/event_loop.h"
@@ -96,7 +104,6 @@ inline constexpr char kDropBadSignature[] = "bad signature";
 inline constexpr char kDropExpired[] = "expired";
 inline constexpr char kDropUnsolicited[] = "unsolicited reply";
 inline constexpr char kDropUnknownNode[] = "unknown node";  // Not bonded.
-inline constexpr char kDropNoRecord[] = "no record";        // ENRRequest.
 inline constexpr char kDropSelf[] = "from self";
 
 struct UdpV4Config {
@@ -114,7 +121,34 @@ struct UdpV4Config {
   // go-ethereum Config.NetRestrict: nodes outside these networks, learned
   // from Neighbors replies, are ignored (counted as dropped "netrestrict").
   std::optional<IpNetList> net_restrict;
+  // Sign and authenticate packets with modelled signatures (v4wire.h's
+  // SignatureMode::kModelled) instead of secp256k1: for large simulations
+  // only, where every node uses the same setting. Such a node neither
+  // accepts nor sends a packet a real node would accept.
+  bool modelled_signatures = false;
+  // The local node record's sequence number (EIP-778), sent in Ping and
+  // Pong (EIP-868). Raise it whenever the record's content changes.
+  uint64_t enr_seq = 1;
+  // Seed: at most seed_count known nodes whose last pong is within
+  // seed_max_age (go-ethereum's seedCount and seedMaxAge).
+  size_t seed_count = 30;
+  absl::Duration seed_max_age = absl::Hours(5 * 24);
   TableConfig table;
+};
+
+// A node as a node database keeps it (go-ethereum's enode.DB: the record,
+// when it last pinged us and answered our ping, how often its FindNode
+// failed), so that a restarted node can seed its table. Unix times.
+struct KnownNode {
+  Node node;
+  std::optional<absl::Time> last_pong;  // Last pong received from node.ip.
+  std::optional<absl::Time> last_ping;  // Last ping received from node.ip.
+  int findnode_failures = 0;
+
+  friend bool operator==(const KnownNode& a, const KnownNode& b) {
+    return a.node == b.node && a.last_pong == b.last_pong && a.last_ping == b.last_ping &&
+           a.findnode_failures == b.findnode_failures;
+  }
 };
 
 struct UdpV4Stats {
@@ -142,10 +176,12 @@ class UdpV4 : public NodeResolver, public DiscoveryTable {
   // ended in a timeout), or the error if nothing came back
   // (kDeadlineExceeded "RPC timeout", kUnavailable on send failure).
   using FindNodeCallback = absl::AnyInvocable<void(absl::StatusOr<std::vector<Node>> nodes)>;
+  // RequestENR's answer: the node's verified record, or the error.
+  using RecordCallback = absl::AnyInvocable<void(absl::StatusOr<enr::Record> record)>;
 
   // Opens a packet socket on `local` through `net` and starts answering.
   // `tcp_port` is advertised in Pings. `loop` and `net` must outlive the
-  // result.
+  // result. Also signs the local node record (see LocalRecord).
   static absl::StatusOr<std::unique_ptr<UdpV4>> Create(EventLoop* loop, Network* net,
                                                        const Endpoint& local, const PrivateKey& key,
                                                        uint16_t tcp_port, UnixNowFn unix_now,
@@ -158,12 +194,34 @@ class UdpV4 : public NodeResolver, public DiscoveryTable {
   const Node& Self() const { return self_; }
   const Table& table() const { return table_; }
   const UdpV4Stats& stats() const { return stats_; }
+  // This node's record, signed with its key: seq = cfg.enr_seq, "id" "v4",
+  // "secp256k1", and Self()'s address: "ip", "udp", "tcp" for IPv4 or
+  // "ip6", "udp6", "tcp6" for IPv6 (no address keys for an unspecified IP,
+  // no port key for port 0). Answers ENRRequest; its seq goes into Ping
+  // and Pong.
+  const enr::Record& LocalRecord() const { return local_record_; }
   // Whether we hold a pong from id, received from ip within bond_expiration.
   bool IsBonded(const NodeId& id, const IpAddress& ip) const;
 
   // Seeds the table with `bootnodes` (AddSeenNode), pings them, then runs a
   // refresh; starts revalidation and refresh timers. Call once.
   void Start(const std::vector<Node>& bootnodes);
+
+  // Before Start: seeds the table from a node database (go-ethereum's
+  // loadSeedNodes). Of `known`, the seed_count nodes with the most recent
+  // last pong within seed_max_age (newest first; ties in the given order)
+  // are added as seen, and their bond state is restored: pings and pongs
+  // within bond_expiration still count, so they need not bond again. Nodes without
+  // a last pong, with this node's ID or without an IP are skipped. Returns
+  // how many were added to the table. go-ethereum picks its seeds at random;
+  // the newest are the likeliest to be alive.
+  int Seed(const std::vector<KnownNode>& known);
+
+  // The table's live entries with their bond state, for a node database:
+  // bucket order, then entry order. last_pong is the newest pong we hold
+  // from the node at its current IP (bond record or revalidation);
+  // last_ping and findnode_failures come from its bond record.
+  std::vector<KnownNode> KnownNodes() const;
 
   // Pings n; OK once the matching Pong arrives (the node is then bonded
   // and added to the table as verified), kDeadlineExceeded "RPC timeout"
@@ -172,6 +230,15 @@ class UdpV4 : public NodeResolver, public DiscoveryTable {
 
   // Asks n for the nodes closest to `target` (see FindNodeCallback).
   void FindNode(const Node& n, const EncodedPubkey& target, FindNodeCallback done);
+
+  // Asks n for its node record (EIP-868; go-ethereum's RequestENR), bonding
+  // first as FindNode does. The reply must come from n.id at n.ip and quote
+  // the request's hash; anything else is dropped as unsolicited. Errors:
+  // kDeadlineExceeded "RPC timeout" (no reply within response_timeout, or
+  // the bonding Ping failed), kUnavailable or other send errors,
+  // kInvalidArgument "invalid record in ENRResponse: <enr.h's text>" and
+  // "invalid ID in response record" (verified, but not n's).
+  void RequestENR(const Node& n, RecordCallback done);
 
   // Iterative lookup of `target` (a public key: v4 FindNode names targets by
   // key). Returns up to kLookupResultSize nodes, closest to
@@ -214,6 +281,13 @@ class UdpV4 : public NodeResolver, public DiscoveryTable {
   // The request bodies. Their callbacks run from loop events, never inline.
   void PingInternal(const Node& n, StatusCallback done);
   void SendFindNodeNow(const Node& n, const EncodedPubkey& target, FindNodeCallback done);
+  void SendENRRequestNow(const Node& n, RecordCallback done);
+  void HandleENRRequest(const Endpoint& from, const DecodedPacket& p);
+  // Builds and signs local_record_ from self_ and cfg_.enr_seq.
+  absl::Status SignLocalRecord(const PrivateKey& key);
+  // go-ethereum's ensureBond test: n has not pinged us within
+  // bond_expiration (so probably holds no pong from us), or failed too often.
+  bool NeedsBond(const Node& n) const;
 
   // Encodes, signs and sends; returns the packet hash.
   absl::StatusOr<PacketHash> Send(const Endpoint& to, const Packet& packet);
@@ -246,13 +320,17 @@ class UdpV4 : public NodeResolver, public DiscoveryTable {
   EventLoop* loop_;
   PrivateKey key_;
   Node self_;
+  enr::Record local_record_;  // Signed in Create.
   UnixNowFn unix_now_;
   Rng rng_;
   UdpV4Config cfg_;
   Table table_;
   std::unique_ptr<PacketSocket> socket_;
   UdpV4Stats stats_;
-  std::map<NodeId, BondRecord> bonds_;
+  // Looked up on every packet. Node-based so that a BondRecord* stays valid
+  // while other records are added. Never iterated where order matters (the
+  // only loop, in Bond(), erases every lapsed record, whatever the order).
+  absl::node_hash_map<NodeId, BondRecord> bonds_;
   std::map<uint64_t, std::unique_ptr<Pending>> pending_;  // By id: creation order.
   uint64_t next_pending_id_ = 1;
   std::map<uint64_t, std::unique_ptr<LookupState>> lookups_;

@@ -15,6 +15,7 @@
 #include "core/crypto/keccak.h"
 #include "core/crypto/secp256k1.h"
 #include "core/dial/node_iterator.h"
+#include "core/discover/enr.h"
 #include "core/discover/v4wire.h"
 #include "core/event_loop.h"
 #include "core/net/ip.h"
@@ -220,14 +221,6 @@ TEST(UdpV4Test, FindNodeRefusedBeforeBondingAnsweredAfter) {
   EXPECT_EQ(nodes[0].ip, c->node.ip);
   EXPECT_EQ(nodes[0].udp, kPort);
   EXPECT_EQ(a->stats().Dropped(kDropUnknownNode), 1);
-
-  // Bonded, but this node has no record to give.
-  ENRRequest enr;
-  enr.expiration = w.Exp();
-  c->Send(a->Self(), enr);
-  w.RunFor(2 * kLatency);
-  EXPECT_EQ(a->stats().Dropped(kDropNoRecord), 1);
-  EXPECT_TRUE(c->OfType(kENRResponsePacket).empty());
 }
 
 TEST(UdpV4Test, FindNodeThroughUdpV4BondsFirst) {
@@ -471,10 +464,12 @@ struct LookupOutcome {
   std::vector<int64_t> table_sizes;
 };
 
-LookupOutcome RunLookupNetwork(uint64_t seed, int n) {
+LookupOutcome RunLookupNetwork(uint64_t seed, int n, bool modelled_signatures = false) {
   World w(seed);
   std::vector<UdpV4*> nodes;
-  for (int i = 0; i < n; ++i) nodes.push_back(w.AddNode(World::IpFor(i + 1)));
+  UdpV4Config cfg;
+  cfg.modelled_signatures = modelled_signatures;
+  for (int i = 0; i < n; ++i) nodes.push_back(w.AddNode(World::IpFor(i + 1), cfg));
   nodes[0]->Start({});
   for (int i = 1; i < n; ++i) nodes[i]->Start({nodes[0]->Self()});
   w.RunFor(absl::Seconds(30));
@@ -492,6 +487,7 @@ LookupOutcome RunLookupNetwork(uint64_t seed, int n) {
     if (DistCmp(target.id, out.result[i - 1], out.result[i]) >= 0) out.sorted = false;
   }
   out.events = w.queue().events_run();
+  for (const UdpV4* u : nodes) out.table_sizes.push_back(u->table().Len());
   return out;
 }
 
@@ -513,6 +509,108 @@ TEST(UdpV4Test, LookupFindsTargetIn1000Nodes) {
   EXPECT_TRUE(o.target_found);
   EXPECT_TRUE(o.sorted);
   EXPECT_EQ(o.result.size(), kLookupResultSize);
+}
+
+TEST(UdpV4Test, ModelledSignaturesChangeNothingButTheCost) {
+  // Modelled packets have the real packets' sizes and the same everything
+  // after the signature, and nothing in the protocol depends on the
+  // signature's bytes beyond authentication: so a network with modelled
+  // signatures runs exactly the same events as one with real ones.
+  LookupOutcome real = RunLookupNetwork(11, 60);
+  LookupOutcome modelled = RunLookupNetwork(11, 60, /*modelled_signatures=*/true);
+  EXPECT_TRUE(modelled.target_found);
+  EXPECT_EQ(modelled.result, real.result);
+  EXPECT_EQ(modelled.events, real.events);
+  EXPECT_EQ(modelled.table_sizes, real.table_sizes);
+}
+
+TEST(UdpV4Test, ModelledNodeDropsRealPacketsAndRealNodeDropsModelled) {
+  World w(12);
+  UdpV4Config modelled;
+  modelled.modelled_signatures = true;
+  UdpV4* m = w.AddNode(World::IpFor(1), modelled);
+  UdpV4* r = w.AddNode(World::IpFor(2));
+  std::optional<absl::Status> m_ping, r_ping;
+  m->Ping(r->Self(), [&](absl::Status s) { m_ping = s; });
+  r->Ping(m->Self(), [&](absl::Status s) { r_ping = s; });
+  w.RunFor(absl::Seconds(1));
+  ASSERT_TRUE(m_ping.has_value() && r_ping.has_value());
+  EXPECT_TRUE(absl::IsDeadlineExceeded(*m_ping)) << *m_ping;
+  EXPECT_TRUE(absl::IsDeadlineExceeded(*r_ping)) << *r_ping;
+  EXPECT_EQ(m->stats().Dropped(kDropBadSignature), 1);
+  EXPECT_EQ(r->stats().Dropped(kDropBadSignature), 1);
+}
+
+TEST(UdpV4Test, KnownNodesRoundTripThroughSeed) {
+  World w(21);
+  UdpV4* a = w.AddNode(World::IpFor(1));
+  UdpV4* b = w.AddNode(World::IpFor(2));
+  b->Start({});
+  a->Start({b->Self()});
+  w.RunFor(absl::Seconds(1));  // Before the first revalidation (3 s).
+  ASSERT_TRUE(a->IsBonded(b->Self().id, b->Self().ip));
+
+  std::vector<KnownNode> known = a->KnownNodes();
+  ASSERT_EQ(known.size(), 1u);
+  EXPECT_EQ(known[0].node, b->Self());
+  ASSERT_TRUE(known[0].last_pong.has_value());
+  // The bootstrap ping was answered one round trip after the start; b's
+  // ping back (the endpoint proof) arrived with its pong.
+  EXPECT_EQ(*known[0].last_pong, w.UnixNow() - absl::Seconds(1) + 2 * kLatency);
+  ASSERT_TRUE(known[0].last_ping.has_value());
+  EXPECT_EQ(*known[0].last_ping, w.UnixNow() - absl::Seconds(1) + 2 * kLatency);
+  EXPECT_EQ(known[0].findnode_failures, 0);
+
+  // A node started later with that database: b is in its table and bonded,
+  // as old as it was.
+  w.RunFor(absl::Hours(1));
+  UdpV4* c = w.AddNode(World::IpFor(3));
+  EXPECT_EQ(c->Seed(known), 1);
+  EXPECT_TRUE(c->table().Contains(b->Self().id));
+  EXPECT_TRUE(c->IsBonded(b->Self().id, b->Self().ip));
+  std::vector<KnownNode> again = c->KnownNodes();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0], known[0]);
+  // So c's FindNode goes out at once, without a ping first.
+  c->FindNode(b->Self(), c->Self().pubkey.bytes(), [](absl::StatusOr<std::vector<Node>>) {});
+  EXPECT_EQ(c->stats().sent.count("PING/v4"), 0u);
+  EXPECT_EQ(c->stats().sent.at("FINDNODE/v4"), 1);
+}
+
+TEST(UdpV4Test, SeedKeepsTheNewestThirtyWithinFiveDays) {
+  World w(22);
+  UdpV4* a = w.AddNode(World::IpFor(1));
+  const absl::Time now = w.UnixNow();
+  std::vector<KnownNode> known;
+  // 40 nodes with pongs 1..40 hours old, oldest first; then the edge cases.
+  for (int i = 40; i >= 1; --i) {
+    known.push_back(
+        KnownNode{w.FakeNode(World::IpFor(100 + i)), now - absl::Hours(i), std::nullopt, 2});
+  }
+  KnownNode never{w.FakeNode(World::IpFor(200)), std::nullopt, now, 0};
+  KnownNode too_old{w.FakeNode(World::IpFor(201)), now - absl::Hours(5 * 24) - absl::Seconds(1),
+                    std::nullopt, 0};
+  KnownNode self{a->Self(), now, std::nullopt, 0};
+  KnownNode no_ip{w.FakeNode(IpAddress()), now, std::nullopt, 0};
+  known.insert(known.end(), {never, too_old, self, no_ip});
+
+  EXPECT_EQ(a->Seed(known), 30);
+  for (int i = 1; i <= 40; ++i) {
+    const Node& n = known[40 - i].node;
+    EXPECT_EQ(a->table().Contains(n.id), i <= 30) << i;
+    // Bond state is restored only within bond_expiration (24 h).
+    EXPECT_EQ(a->IsBonded(n.id, n.ip), i <= 24) << i;
+  }
+  EXPECT_FALSE(a->table().Contains(never.node.id));
+  EXPECT_FALSE(a->table().Contains(too_old.node.id));
+  EXPECT_FALSE(a->table().Contains(no_ip.node.id));
+  EXPECT_EQ(a->table().Len(), 30u);
+  // Failures come back with the bond: a restored node keeps its count.
+  for (const KnownNode& k : a->KnownNodes()) {
+    const bool bonded = a->IsBonded(k.node.id, k.node.ip);
+    EXPECT_EQ(k.findnode_failures, bonded ? 2 : 0);
+    ASSERT_EQ(k.last_pong.has_value(), bonded);
+  }
 }
 
 TEST(UdpV4Test, DeterministicAcrossRuns) {
@@ -580,6 +678,294 @@ TEST(UdpV4Test, IteratorResolveAndRandomNodes) {
   w.RunFor(absl::Seconds(1));
   ASSERT_TRUE(last.has_value());
   EXPECT_FALSE(last->has_value());
+}
+
+// ---- Node records (EIP-868) ----
+
+// A record for `key` at ip:kPort (udp only), signed.
+enr::Record SignedRecord(const PrivateKey& key, const IpAddress& ip, uint64_t seq = 1) {
+  enr::Record r;
+  r.SetSeq(seq);
+  r.SetIp(ip);
+  r.SetUdp(kPort);
+  absl::Status s = r.SignV4(key);
+  EXPECT_TRUE(s.ok()) << s;
+  return r;
+}
+
+std::vector<uint8_t> EncodedRecord(const enr::Record& r) {
+  auto enc = r.Encode();
+  EXPECT_TRUE(enc.ok()) << enc.status();
+  return *enc;
+}
+
+TEST(UdpV4Test, LocalRecordDescribesSelf) {
+  World w(21);
+  UdpV4Config cfg;
+  cfg.enr_seq = 9;
+  UdpV4* a = w.AddNode(World::IpFor(1), cfg);
+  const enr::Record& rec = a->LocalRecord();
+  ASSERT_TRUE(rec.is_signed());
+  EXPECT_EQ(rec.seq(), 9u);
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : rec.pairs()) keys.push_back(k);
+  EXPECT_EQ(keys, (std::vector<std::string>{"id", "ip", "secp256k1", "tcp", "udp"}));
+  EXPECT_EQ(*rec.IdentityScheme(), "v4");
+  EXPECT_EQ(*rec.Secp256k1(), a->Self().pubkey);
+  EXPECT_EQ(*rec.Ip(), World::IpFor(1));
+  EXPECT_EQ(*rec.Udp(), kPort);
+  EXPECT_EQ(*rec.Tcp(), kPort);
+  EXPECT_EQ(*rec.VerifiedNodeId(), a->Self().id);
+  EXPECT_EQ(*rec.ToNode(), a->Self());
+  // It survives its own text form.
+  auto parsed = enr::ParseText(*rec.ToText());
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(*parsed, rec);
+  // The default seq is 1.
+  UdpV4* b = w.AddNode(World::IpFor(2));
+  EXPECT_EQ(b->LocalRecord().seq(), 1u);
+}
+
+TEST(UdpV4Test, ENRRequestAnsweredWithLocalRecord) {
+  World w(22);
+  UdpV4Config cfg;
+  cfg.enr_seq = 9;
+  UdpV4* a = w.AddNode(World::IpFor(1), cfg);
+  RawPeer* c = w.AddRaw(World::IpFor(3));
+  w.BondRaw(c, a);
+  ENRRequest req;
+  req.expiration = w.Exp();
+  std::vector<uint8_t> bytes = c->Encode(req);
+  c->SendBytes(a->Self(), bytes);
+  w.RunFor(2 * kLatency);
+  auto resps = c->OfType(kENRResponsePacket);
+  ASSERT_EQ(resps.size(), 1u);
+  EXPECT_EQ(c->got.size(), 1u);
+  EXPECT_EQ(resps[0]->sender_id, a->Self().id);
+  const auto& resp = std::get<ENRResponse>(resps[0]->packet);
+  PacketHash want_hash;
+  std::copy(bytes.begin(), bytes.begin() + kPacketHashSize, want_hash.begin());
+  EXPECT_EQ(resp.request_hash, want_hash);
+  EXPECT_EQ(resp.record, EncodedRecord(a->LocalRecord()));
+  auto got = enr::DecodeRecord(resp.record);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->seq(), 9u);
+  EXPECT_EQ(*got->ToNode(), a->Self());
+  EXPECT_EQ(a->stats().received.at("ENRREQUEST/v4"), 1);
+  EXPECT_EQ(a->stats().sent.at("ENRRESPONSE/v4"), 1);
+  EXPECT_TRUE(a->stats().dropped.empty());
+}
+
+TEST(UdpV4Test, ENRRequestFromUnbondedOrExpiredDropped) {
+  World w(23);
+  UdpV4* a = w.AddNode(World::IpFor(1));
+  RawPeer* c = w.AddRaw(World::IpFor(3));
+  ENRRequest req;
+  req.expiration = w.Exp();
+  // Never seen.
+  c->Send(a->Self(), req);
+  w.RunFor(2 * kLatency);
+  EXPECT_EQ(a->stats().Dropped(kDropUnknownNode), 1);
+  // Pinged a, but never answered a's ping: the endpoint is not proven.
+  discover::Ping ping;
+  ping.from = WireEndpoint{c->node.ip, kPort, kPort};
+  ping.to = WireEndpoint{a->Self().ip, kPort, kPort};
+  ping.expiration = w.Exp();
+  c->Send(a->Self(), ping);
+  w.RunFor(2 * kLatency);
+  req.expiration = w.Exp();
+  c->Send(a->Self(), req);
+  w.RunFor(2 * kLatency);
+  EXPECT_EQ(a->stats().Dropped(kDropUnknownNode), 2);
+  EXPECT_TRUE(c->OfType(kENRResponsePacket).empty());
+  EXPECT_EQ(a->stats().sent.count("ENRRESPONSE/v4"), 0u);
+
+  // Bonded, but expired.
+  w.RunFor(absl::Seconds(1));  // Let a's endpoint-proof ping time out.
+  c->got.clear();
+  w.BondRaw(c, a);
+  req.expiration = MakeExpiration(w.UnixNow(), -absl::Seconds(1));
+  c->Send(a->Self(), req);
+  w.RunFor(2 * kLatency);
+  EXPECT_EQ(a->stats().Dropped(kDropExpired), 1);
+  EXPECT_TRUE(c->OfType(kENRResponsePacket).empty());
+}
+
+TEST(UdpV4Test, PingAndPongCarryEnrSeq) {
+  World w(24);
+  UdpV4Config cfg;
+  cfg.enr_seq = 5;
+  UdpV4* a = w.AddNode(World::IpFor(1), cfg);
+  RawPeer* c = w.AddRaw(World::IpFor(3));
+  a->Ping(c->node, [](absl::Status) {});
+  w.RunFor(2 * kLatency);
+  auto pings = c->OfType(kPingPacket);
+  ASSERT_EQ(pings.size(), 1u);
+  EXPECT_EQ(std::get<discover::Ping>(pings[0]->packet).enr_seq, std::optional<uint64_t>(5));
+
+  discover::Ping ping;
+  ping.from = WireEndpoint{c->node.ip, kPort, kPort};
+  ping.to = WireEndpoint{a->Self().ip, kPort, kPort};
+  ping.expiration = w.Exp();
+  c->Send(a->Self(), ping);
+  w.RunFor(2 * kLatency);
+  auto pongs = c->OfType(kPongPacket);
+  ASSERT_EQ(pongs.size(), 1u);
+  EXPECT_EQ(std::get<Pong>(pongs[0]->packet).enr_seq, std::optional<uint64_t>(5));
+}
+
+TEST(UdpV4Test, RequestENRBetweenTwoNodes) {
+  World w(25);
+  UdpV4* a = w.AddNode(World::IpFor(1));
+  UdpV4Config cfg;
+  cfg.enr_seq = 3;
+  UdpV4* b = w.AddNode(World::IpFor(2), cfg);
+  std::optional<absl::StatusOr<enr::Record>> got;
+  MonoTime at;
+  a->RequestENR(b->Self(), [&](absl::StatusOr<enr::Record> r) {
+    got = std::move(r);
+    at = w.Now();
+  });
+  w.RunFor(absl::Seconds(2));
+  ASSERT_TRUE(got.has_value());
+  ASSERT_TRUE(got->ok()) << got->status();
+  EXPECT_EQ(**got, b->LocalRecord());
+  EXPECT_EQ((*got)->seq(), 3u);
+  EXPECT_EQ(*(*got)->ToNode(), b->Self());
+  // Bonding first: ping, pong (2 latencies), a pause of response_timeout
+  // for b to ping back, then the request and its answer (2 latencies).
+  EXPECT_EQ(at, absl::UnixEpoch() + 4 * kLatency + absl::Milliseconds(500));
+  EXPECT_EQ(a->stats().sent.at("PING/v4"), 1);
+
+  // Now bonded both ways: no ping, the answer comes after a round trip.
+  got.reset();
+  MonoTime start = w.Now();
+  a->RequestENR(b->Self(), [&](absl::StatusOr<enr::Record> r) {
+    got = std::move(r);
+    at = w.Now();
+  });
+  w.RunFor(absl::Seconds(1));
+  ASSERT_TRUE(got.has_value());
+  ASSERT_TRUE(got->ok()) << got->status();
+  EXPECT_EQ(**got, b->LocalRecord());
+  EXPECT_EQ(at, start + 2 * kLatency);
+  EXPECT_EQ(a->stats().sent.at("PING/v4"), 1);
+  EXPECT_EQ(a->stats().sent.at("ENRREQUEST/v4"), 2);
+  EXPECT_EQ(b->stats().sent.at("ENRRESPONSE/v4"), 2);
+  EXPECT_TRUE(a->stats().dropped.empty());
+  EXPECT_TRUE(b->stats().dropped.empty());
+  EXPECT_EQ(a->stats().requests_timed_out, 0);
+}
+
+// A bonded raw peer c answers a's ENRRequest with `answer(request hash)`,
+// sent by `from`; returns what RequestENR reported.
+absl::StatusOr<enr::Record> RequestFromRaw(
+    World& w, UdpV4* a, RawPeer* c, RawPeer* from,
+    const std::function<std::optional<ENRResponse>(const PacketHash&)>& answer) {
+  std::optional<absl::StatusOr<enr::Record>> got;
+  c->got.clear();
+  a->RequestENR(c->node, [&](absl::StatusOr<enr::Record> r) { got = std::move(r); });
+  w.RunFor(kLatency);
+  auto reqs = c->OfType(kENRRequestPacket);
+  EXPECT_EQ(reqs.size(), 1u);  // Sent at once: c pinged a lately.
+  if (reqs.empty()) return absl::InternalError("no request");
+  if (std::optional<ENRResponse> resp = answer(reqs[0]->hash)) from->Send(a->Self(), *resp);
+  w.RunFor(absl::Seconds(1));
+  EXPECT_TRUE(got.has_value());
+  if (!got.has_value()) return absl::InternalError("no answer");
+  return *got;
+}
+
+TEST(UdpV4Test, RequestENRVerifiesTheRecord) {
+  World w(26);
+  UdpV4* a = w.AddNode(World::IpFor(1));
+  RawPeer* c = w.AddRaw(World::IpFor(3));
+  RawPeer* d = w.AddRaw(World::IpFor(4));
+  w.BondRaw(c, a);
+
+  // c's own record: accepted.
+  enr::Record own = SignedRecord(c->key, c->node.ip, 7);
+  auto r = RequestFromRaw(w, a, c, c, [&](const PacketHash& h) {
+    return ENRResponse{h, EncodedRecord(own)};
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, own);
+  EXPECT_EQ(r->seq(), 7u);
+  EXPECT_EQ(*r->ToNode(), Node::FromPublicKey(c->node.pubkey, c->node.ip, 0, kPort));
+
+  // A valid record of another node.
+  enr::Record other = SignedRecord(d->key, c->node.ip);
+  r = RequestFromRaw(w, a, c, c, [&](const PacketHash& h) {
+    return ENRResponse{h, EncodedRecord(other)};
+  });
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(), "invalid ID in response record");
+
+  // c's record with a broken signature (it starts at byte 4 of the RLP).
+  std::vector<uint8_t> broken = EncodedRecord(own);
+  ASSERT_EQ(broken[2], 0xb8);
+  broken[4 + 10] ^= 0x01;
+  r = RequestFromRaw(w, a, c, c, [&](const PacketHash& h) { return ENRResponse{h, broken}; });
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(),
+            "invalid record in ENRResponse: invalid signature on node record: does not verify "
+            "under its secp256k1 key");
+  EXPECT_TRUE(a->stats().dropped.empty());
+
+  // Wrong request hash, or the right one from another node: unsolicited,
+  // and the request times out.
+  r = RequestFromRaw(w, a, c, c, [&](const PacketHash& h) {
+    PacketHash wrong = h;
+    wrong[0] ^= 1;
+    return ENRResponse{wrong, EncodedRecord(own)};
+  });
+  EXPECT_TRUE(absl::IsDeadlineExceeded(r.status())) << r.status();
+  EXPECT_EQ(r.status().message(), "RPC timeout");
+  EXPECT_EQ(a->stats().Dropped(kDropUnsolicited), 1);
+  r = RequestFromRaw(w, a, c, d, [&](const PacketHash& h) {
+    return ENRResponse{h, EncodedRecord(own)};
+  });
+  EXPECT_TRUE(absl::IsDeadlineExceeded(r.status())) << r.status();
+  EXPECT_EQ(a->stats().Dropped(kDropUnsolicited), 2);
+  EXPECT_EQ(a->stats().requests_timed_out, 2);
+}
+
+TEST(UdpV4Test, RequestENRTimesOut) {
+  World w(27);
+  UdpV4* a = w.AddNode(World::IpFor(1));
+  RawPeer* c = w.AddRaw(World::IpFor(3));
+  w.BondRaw(c, a);
+  // c is bonded but never answers.
+  std::optional<absl::StatusOr<enr::Record>> got;
+  MonoTime at;
+  MonoTime start = w.Now();
+  a->RequestENR(c->node, [&](absl::StatusOr<enr::Record> r) {
+    got = std::move(r);
+    at = w.Now();
+  });
+  w.RunFor(absl::Milliseconds(499));
+  EXPECT_FALSE(got.has_value());
+  w.RunFor(absl::Seconds(1));
+  ASSERT_TRUE(got.has_value());
+  EXPECT_TRUE(absl::IsDeadlineExceeded(got->status())) << got->status();
+  EXPECT_EQ(got->status().message(), "RPC timeout");
+  EXPECT_EQ(at, start + absl::Milliseconds(500));
+  EXPECT_EQ(c->OfType(kENRRequestPacket).size(), 1u);
+  EXPECT_EQ(a->stats().requests_timed_out, 1);
+
+  // A dead node: the bonding ping times out, no request is sent.
+  Node dead = w.FakeNode(IpAddress::V4(10, 9, 9, 9));
+  got.reset();
+  start = w.Now();
+  a->RequestENR(dead, [&](absl::StatusOr<enr::Record> r) {
+    got = std::move(r);
+    at = w.Now();
+  });
+  w.RunFor(absl::Seconds(2));
+  ASSERT_TRUE(got.has_value());
+  EXPECT_TRUE(absl::IsDeadlineExceeded(got->status())) << got->status();
+  EXPECT_EQ(at, start + absl::Milliseconds(500));
+  EXPECT_EQ(a->stats().sent.at("ENRREQUEST/v4"), 1);
 }
 
 }  // namespace

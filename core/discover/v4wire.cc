@@ -284,7 +284,12 @@ const char* PacketName(const Packet& p) {
   return kNames[p.index()];
 }
 
-absl::StatusOr<std::vector<uint8_t>> EncodePacket(const PrivateKey& key, const Packet& packet) {
+namespace {
+
+// hash || signature || type || packet-data, with the signature made by
+// `sign` over keccak256(type || packet-data).
+template <typename SignFn>
+absl::StatusOr<std::vector<uint8_t>> EncodeSigned(const Packet& packet, SignFn sign) {
   rlp::Encoder e;
   absl::Status s = std::visit(DataEncoder{e}, packet);
   if (!s.ok()) return s;
@@ -301,8 +306,7 @@ absl::StatusOr<std::vector<uint8_t>> EncodePacket(const PrivateKey& key, const P
   out.insert(out.end(), data.begin(), data.end());
 
   absl::Span<const uint8_t> signed_part = absl::MakeConstSpan(out).subspan(kHeadSize);
-  absl::StatusOr<std::array<uint8_t, kSignatureSize>> sig =
-      SignRecoverable(key, Keccak256Hash(signed_part));
+  absl::StatusOr<std::array<uint8_t, kSignatureSize>> sig{sign(signed_part)};
   if (!sig.ok()) return sig.status();
   std::copy(sig->begin(), sig->end(), out.begin() + kPacketHashSize);
   const PacketHash hash = Keccak256Hash(absl::MakeConstSpan(out).subspan(kPacketHashSize));
@@ -310,7 +314,36 @@ absl::StatusOr<std::vector<uint8_t>> EncodePacket(const PrivateKey& key, const P
   return out;
 }
 
-absl::StatusOr<DecodedPacket> DecodePacket(absl::Span<const uint8_t> packet) {
+// The sender of a modelled signature: X || Y || kModelledSignatureV. The key
+// must still be a curve point (a cheap check next to recovery), so a
+// modelled packet names a key a real node could hold.
+absl::StatusOr<PublicKey> ModelledSender(absl::Span<const uint8_t> sig) {
+  if (sig[kSignatureSize - 1] != kModelledSignatureV) {
+    return absl::InvalidArgumentError("not a modelled signature (last byte is not 0xff)");
+  }
+  return PublicKey::Parse(sig.first(PublicKey::kBytes));
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<uint8_t>> EncodePacket(const PrivateKey& key, const Packet& packet) {
+  return EncodeSigned(packet, [&key](absl::Span<const uint8_t> signed_part) {
+    return SignRecoverable(key, Keccak256Hash(signed_part));
+  });
+}
+
+absl::StatusOr<std::vector<uint8_t>> EncodePacketModelled(const PublicKey& sender,
+                                                          const Packet& packet) {
+  if (sender.IsZero()) return absl::InvalidArgumentError("modelled sender key is the zero key");
+  return EncodeSigned(packet, [&sender](absl::Span<const uint8_t>) {
+    std::array<uint8_t, kSignatureSize> sig{};
+    std::copy(sender.bytes().begin(), sender.bytes().end(), sig.begin());
+    sig.back() = kModelledSignatureV;
+    return sig;
+  });
+}
+
+absl::StatusOr<DecodedPacket> DecodePacket(absl::Span<const uint8_t> packet, SignatureMode mode) {
   if (packet.size() < kMinPacketSize) {
     return absl::InvalidArgumentError(
         absl::StrCat("packet too small (", packet.size(), " bytes, min ", kMinPacketSize, ")"));
@@ -327,7 +360,9 @@ absl::StatusOr<DecodedPacket> DecodePacket(absl::Span<const uint8_t> packet) {
   if (!std::equal(hash.begin(), hash.end(), want_hash.begin())) {
     return absl::InvalidArgumentError("bad hash");
   }
-  absl::StatusOr<PublicKey> sender = RecoverPublicKey(Keccak256Hash(signed_part), sig);
+  absl::StatusOr<PublicKey> sender = mode == SignatureMode::kModelled
+                                         ? ModelledSender(sig)
+                                         : RecoverPublicKey(Keccak256Hash(signed_part), sig);
   if (!sender.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid signature: ", sender.status().message()));

@@ -218,18 +218,35 @@ struct DecodedPacket {
                      // ENRResponse quote back.
 };
 
+// How packets are authenticated.
+//  - kReal: the recoverable secp256k1 signature above, as every real node.
+//  - kModelled: for large simulations, where signing and recovering every
+//    datagram would cost most of the run. The signature field carries the
+//    sender's public key X || Y followed by kModelledSignatureV (0xff, never
+//    a real recovery id), so sizes, hashes and everything after the
+//    signature are byte-identical to a real packet. Decoding accepts only
+//    that shape (and a key that is a curve point); each mode rejects the
+//    other's packets as "invalid signature".
+enum class SignatureMode { kReal, kModelled };
+inline constexpr uint8_t kModelledSignatureV = 0xff;
+
 // Encodes and signs `packet` with `key`: hash || signature || type || RLP.
 // The hash of the result (for matching the reply) is its first 32 bytes.
 // Errors (InvalidArgument): the packet would exceed kMaxPacketSize (e.g. too
 // many neighbours, or a large record): "packet too big (N bytes, max 1280)";
 // an ENRResponse record that is not exactly one RLP list.
 absl::StatusOr<std::vector<uint8_t>> EncodePacket(const PrivateKey& key, const Packet& packet);
+// As EncodePacket with a modelled signature naming `sender` (see
+// SignatureMode). Errors as EncodePacket, plus the zero key.
+absl::StatusOr<std::vector<uint8_t>> EncodePacketModelled(const PublicKey& sender,
+                                                          const Packet& packet);
 
 // Decodes and authenticates one datagram. Checks, in order (go-ethereum's):
 // size (kMinPacketSize..kMaxPacketSize), hash, signature (recovering the
 // sender), type, packet-data. See the file comment for what is ignored and
-// for the error texts.
-absl::StatusOr<DecodedPacket> DecodePacket(absl::Span<const uint8_t> packet);
+// for the error texts. `mode` says which signatures are valid.
+absl::StatusOr<DecodedPacket> DecodePacket(absl::Span<const uint8_t> packet,
+                                           SignatureMode mode = SignatureMode::kReal);
 
 // Whether the expiration time stamp lies in the past (go-ethereum's
 // v4wire.Expired: time.Unix(expiration, 0) is before now). `now` is Unix time

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -636,6 +637,59 @@ TEST(V4WireTest, RejectsBadSignature) {
   DecodedPacket tampered = MustDecode(bad);
   EXPECT_NE(tampered.sender, DerivePublicKey(Eip8Key()));
   EXPECT_EQ(tampered.packet, MustDecode(in).packet);
+}
+
+TEST(V4WireTest, ModelledSignatureCarriesTheKeyAndKeepsEverythingElse) {
+  const PrivateKey key = Key("49a7b37aa6f6645917e7b807e9d1c00d4fa71f18343b0d4122a4d2df64dd6fee");
+  const PublicKey pub = DerivePublicKey(key);
+  FindNode f;
+  f.target = pub.bytes();
+  f.expiration = 1700000000;
+  absl::StatusOr<std::vector<uint8_t>> m = EncodePacketModelled(pub, f);
+  ASSERT_TRUE(m.ok()) << m.status();
+  const std::vector<uint8_t> real = MustEncode(key, f);
+  // Same size and the same type || packet-data; the signature field is the
+  // key and 0xff; the hash covers it as usual.
+  ASSERT_EQ(m->size(), real.size());
+  EXPECT_TRUE(std::equal(m->begin() + kHeadSize, m->end(), real.begin() + kHeadSize));
+  EXPECT_EQ(HexEncode(absl::MakeConstSpan(*m).subspan(kPacketHashSize, 64)), pub.ToHex());
+  EXPECT_EQ((*m)[kHeadSize - 1], kModelledSignatureV);
+  EXPECT_EQ(HexEncode(absl::MakeConstSpan(*m).first(32)),
+            HexEncode(Keccak256Hash(absl::MakeConstSpan(*m).subspan(kPacketHashSize))));
+
+  absl::StatusOr<DecodedPacket> d = DecodePacket(*m, SignatureMode::kModelled);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_TRUE(d->packet == Packet(f));
+  EXPECT_EQ(d->sender, pub);
+  EXPECT_EQ(d->sender_id, NodeId::FromPublicKey(pub));
+  EXPECT_EQ(HexEncode(d->hash), HexEncode(absl::MakeConstSpan(*m).first(32)));
+
+  EXPECT_EQ(EncodePacketModelled(PublicKey(), f).status().message(),
+            "modelled sender key is the zero key");
+}
+
+TEST(V4WireTest, EachSignatureModeRejectsTheOther) {
+  const PrivateKey key = Key("49a7b37aa6f6645917e7b807e9d1c00d4fa71f18343b0d4122a4d2df64dd6fee");
+  ENRRequest req;
+  req.expiration = 1700000000;
+  absl::StatusOr<std::vector<uint8_t>> m = EncodePacketModelled(DerivePublicKey(key), req);
+  ASSERT_TRUE(m.ok()) << m.status();
+  // 0xff is no recovery id.
+  EXPECT_EQ(DecodeError(*m),
+            "invalid signature: recover: invalid signature recovery id 255 (want 0..3)");
+  // A real signature's last byte is 0 or 1.
+  const std::vector<uint8_t> real = MustEncode(key, req);
+  absl::StatusOr<DecodedPacket> d = DecodePacket(real, SignatureMode::kModelled);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().message(),
+            "invalid signature: not a modelled signature (last byte is not 0xff)");
+  // A modelled signature must name a curve point.
+  std::vector<uint8_t> bad = *m;
+  std::fill(bad.begin() + kPacketHashSize, bad.begin() + kPacketHashSize + 64, 0x01);
+  Rehash(bad);
+  d = DecodePacket(bad, SignatureMode::kModelled);
+  ASSERT_FALSE(d.ok());
+  EXPECT_TRUE(absl::StartsWith(d.status().message(), "invalid signature: ")) << d.status();
 }
 
 TEST(V4WireTest, RejectsUnknownPacketType) {

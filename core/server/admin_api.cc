@@ -76,6 +76,7 @@ std::string AdminApi::NodeInfoJson() const {
   w.BeginObject();
   w.Key("id").String(self.id.ToString());
   w.Key("enode").String(self.ToEnode());
+  if (!enr_.empty()) w.Key("enr").String(enr_);
   const std::optional<Endpoint> l = server_->ListenEndpoint();
   w.Key("listen").String(l ? l->ToString() : "");
   w.Key("caps");

@@ -3,7 +3,8 @@
 // same API can be driven in tests and in the simulator.
 //
 // Routes:
-//   GET    /nodeinfo            {"id","enode","listen","caps"}
+//   GET    /nodeinfo            {"id","enode","enr"?,"listen","caps"}; "enr"
+//                               (the node record's text form) only when given
 //   GET    /peers               [{"id","enode","name","caps","inbound","static",
 //                                 "trusted","connected_seconds","remote"}...]
 //                               ordered by node ID
@@ -24,6 +25,7 @@
 #define P2P_CORE_SERVER_ADMIN_API_H_
 
 #include <string>
+#include <utility>
 
 #include "absl/strings/string_view.h"
 #include "core/discover/table.h"
@@ -43,9 +45,14 @@ class AdminApi {
   // null (null: discovery is disabled). `disc_port`, if not 0, is the
   // discovery UDP port shown in /nodeinfo's enode URL (?discport= when it
   // differs from the TCP port). The table's times must come from `clock`.
+  // `enr`, if not empty, is the node record ("enr:...") shown in /nodeinfo.
   AdminApi(Server* server, const Clock* clock, const discover::Table* table = nullptr,
-           uint16_t disc_port = 0)
-      : server_(server), clock_(clock), table_(table), disc_port_(disc_port) {}
+           uint16_t disc_port = 0, std::string enr = "")
+      : server_(server),
+        clock_(clock),
+        table_(table),
+        disc_port_(disc_port),
+        enr_(std::move(enr)) {}
 
   AdminResponse Handle(absl::string_view method, absl::string_view path, absl::string_view body);
 
@@ -60,6 +67,7 @@ class AdminApi {
   const Clock* clock_;
   const discover::Table* table_;
   uint16_t disc_port_;
+  std::string enr_;
 };
 
 }  // namespace p2p

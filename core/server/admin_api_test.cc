@@ -209,5 +209,17 @@ TEST_F(AdminApiTest, TableListsNodesByBucketThenPosition) {
               HasSubstr("@10.0.0.1:30303?discport=30399\""));
 }
 
+TEST_F(AdminApiTest, NodeInfoShowsTheNodeRecordWhenGiven) {
+  const Node& self = nodes_[0].server->Self();
+  AdminApi api(nodes_[0].server.get(), nodes_[0].loop.get(), nullptr, 0, "enr:-IS4QHCY");
+  EXPECT_EQ(
+      api.Handle("GET", "/nodeinfo", "").body,
+      absl::StrCat("{\"id\":\"", self.id.ToString(), "\",\"enode\":\"enode://", self.pubkey.ToHex(),
+                   "@10.0.0.1:30303\",\"enr\":\"enr:-IS4QHCY\",\"listen\":\"10.0.0.1:"
+                   "30303\",\"caps\":[\"abc/7\",\"tst/1\"]}\n"));
+  // Without one (the fixture's API), no "enr" key.
+  EXPECT_THAT(Call(0, "GET", "/nodeinfo").body, ::testing::Not(HasSubstr("\"enr\"")));
+}
+
 }  // namespace
 }  // namespace p2p
