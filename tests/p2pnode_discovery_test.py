@@ -6,13 +6,18 @@ Usage: p2pnode_discovery_test.py PATH_TO_P2PNODE
 Checks, each bounded in time:
   - Node A (--discport 0: a UDP port other than its TCP port) prints an enode
     URL with ?discport=<udp>, the same URL /nodeinfo reports.
-  - Node B, given only --bootnodes A (no --static), becomes A's peer: B dials
+  - Node B (--datadir), given only --bootnodes A (no --static), becomes A's peer: B dials
     A (outbound, not static), A sees B inbound. Both discovery tables list
     each other with a recorded pong.
   - Node C, also given only --bootnodes A, learns B through A's Neighbors
     reply: B's enode appears in C's /table although C was never told of B.
   - Node D with --nodiscover answers GET /table with 404
     {"error":"discovery disabled"} and still dials its bootnode A directly.
+  - Node database: after SIGTERM, B's DATADIR/nodes (mode 0600, header
+    "# p2pnode nodes v1") lists A with a last pong. B restarted with the same
+    --datadir and WITHOUT --bootnodes keeps its key, logs "discovery: seeded
+    N of M known nodes" with N >= 1, has A in its table again (A cannot have
+    told it: A only knows B's old port) and dials A.
   - All nodes exit 0 on SIGTERM.
 Logs of every node are printed on failure.
 """
@@ -20,6 +25,7 @@ Logs of every node are printed on failure.
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -114,6 +120,55 @@ def table_has(node, pubkey):
     return None, rows
 
 
+def check_node_db_restart(binary, common, nodes, a, b, b_datadir):
+    """B saves its table at shutdown and, restarted without bootnodes, seeds from it."""
+    rc = b.stop()
+    check(rc == 0, "nodeB exit code after SIGTERM: %r" % rc)
+    db_path = os.path.join(b_datadir, "nodes")
+    check(os.path.exists(db_path), "nodeB left no %s" % db_path)
+    mode = os.stat(db_path).st_mode & 0o777
+    check(mode == 0o600, "%s has mode %o, want 600" % (db_path, mode))
+    check(not os.path.exists(db_path + ".tmp"), "temp file %s.tmp left behind" % db_path)
+    with open(db_path) as f:
+        lines = f.read().splitlines()
+    check(lines and lines[0] == "# p2pnode nodes v1", "%s header: %r" % (db_path, lines[:1]))
+    rows = {}
+    for line in lines[1:]:
+        fields = line.split()
+        check(len(fields) == 4, "%s: line %r has %d fields" % (db_path, line, len(fields)))
+        rows[fields[0]] = fields
+    check(a.enode in rows, "%s does not list nodeA %s: %r" % (db_path, a.enode, lines))
+    pong = rows[a.enode][1]
+    check(pong.isdigit() and abs(int(pong) / 1000.0 - time.time()) < 120,
+          "%s: nodeA's last pong %r is not a recent Unix time in ms" % (db_path, pong))
+    print("nodeB saved %d known nodes, nodeA among them" % len(rows))
+
+    t0 = time.monotonic()
+    b2 = Node(binary, "nodeB2", common + ["--datadir", b_datadir, "--identity", "nodeB"])
+    nodes.append(b2)
+    check(b2.pubkey == b.pubkey, "restarted nodeB has key %s, want %s from --datadir" %
+          (b2.pubkey, b.pubkey))
+    check(b2.enode != b.enode, "restarted nodeB should listen on a new port: %r" % b2.enode)
+
+    def seeded():
+        with open(b2.log_path) as f:
+            m = re.search(r"discovery: seeded (\d+) of (\d+) known nodes", f.read())
+        return m is not None, m and m.groups()
+    n, total = wait_until("restarted nodeB to log how many nodes it seeded", seeded,
+                          timeout=START_TIMEOUT_S)
+    check(1 <= int(n) <= int(total) and int(total) == len(rows),
+          "restarted nodeB seeded %s of %s known nodes, file lists %d" % (n, total, len(rows)))
+    wait_until("restarted nodeB's table to hold nodeA (seeded, no --bootnodes)",
+               lambda: (lambda r: (r[0] is not None, r))(table_has(b2, a.pubkey)),
+               timeout=START_TIMEOUT_S)
+    pb = wait_until("restarted nodeB to dial nodeA",
+                    lambda: (lambda p: (p[0] is not None, p))(peer_by_key(b2, a.pubkey)))[0]
+    check(pb["inbound"] is False and pb["static"] is False,
+          "restarted nodeB's view of nodeA: %r" % pb)
+    print("restarted nodeB seeded %s of %s known nodes, found nodeA again after %.1f s" %
+          (n, total, time.monotonic() - t0))
+
+
 def run(binary):
     nodes = []
     common = ["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--verbosity", "4"]
@@ -128,7 +183,10 @@ def run(binary):
               "nodeA /nodeinfo enode %r != printed %r" % (info.get("enode"), a.enode))
         print("nodeA", a.enode)
 
-        b = Node(binary, "nodeB", common + ["--bootnodes", a.enode, "--identity", "nodeB"])
+        b_datadir = os.path.join(TMP, "nodeB_datadir")
+        shutil.rmtree(b_datadir, ignore_errors=True)
+        b = Node(binary, "nodeB", common + ["--datadir", b_datadir, "--bootnodes", a.enode,
+                                            "--identity", "nodeB"])
         nodes.append(b)
         print("nodeB", b.enode)
         check("?discport=" not in b.enode, "nodeB enode %r: UDP port should follow TCP" % b.enode)
@@ -168,6 +226,8 @@ def run(binary):
         wait_until("nodeD (--nodiscover) to dial its bootnode",
                    lambda: (lambda p: (p[0] is not None, p))(peer_by_key(d, a.pubkey)))
         print("nodeD (--nodiscover): /table 404, bootnode dialed directly")
+
+        check_node_db_restart(binary, common, nodes, a, b, b_datadir)
 
         rcs = {n.name: n.stop() for n in nodes}
         check(all(rc == 0 for rc in rcs.values()), "exit codes after SIGTERM: %r" % rcs)

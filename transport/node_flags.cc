@@ -31,7 +31,8 @@ struct FlagSpec {
 };
 
 constexpr FlagSpec kFlags[] = {
-    {"datadir", Kind::kString, "DIR", "data directory; the node key is kept in DIR/nodekey"},
+    {"datadir", Kind::kString, "DIR",
+     "data directory: the node key is kept in DIR/nodekey, known discovery nodes in DIR/nodes"},
     {"nodekey", Kind::kString, "FILE", "node key file (64 hex digits)"},
     {"nodekeyhex", Kind::kString, "HEX", "node key as 64 hex digits"},
     {"listen", Kind::kString, "HOST:PORT", "RLPx listen address (default 0.0.0.0:30303)"},

@@ -5,8 +5,10 @@
 // Discovery: unless --nodiscover, a discv4 endpoint (core/discover/udp.h)
 // runs on the listen IP and --discport (default: the TCP port), seeded with
 // --bootnodes; its lookups are the dialer's candidates, its table is served
-// at GET /table. With --nodiscover the node behaves as before discovery
-// existed: bootnodes are cycled as dial candidates.
+// at GET /table. With --datadir, the table's known nodes are kept in
+// DATADIR/nodes (transport/node_db.h): loaded to seed the table at start,
+// written every 30 s and at shutdown. With --nodiscover the node behaves as
+// before discovery existed: bootnodes are cycled as dial candidates.
 //
 // Output contract (scripts rely on it): the first line on stdout is the
 // node's enode URL (with ?discport= when the UDP port differs), then
@@ -34,6 +36,7 @@
 #include "transport/dns_resolver.h"
 #include "transport/epoll_loop.h"
 #include "transport/http_server.h"
+#include "transport/node_db.h"
 #include "transport/node_flags.h"
 #include "transport/openssl_entropy.h"
 #include "transport/tcp_network.h"
@@ -189,15 +192,55 @@ int Run(int argc, char** argv) {
   }
 
   Node self = server.Self();
+  // The node database (--datadir): nodes_path stays empty without one, or
+  // when the file could not be read (then it is left alone, not overwritten).
+  std::string nodes_path;
+  std::vector<discover::KnownNode> known_nodes;  // As last loaded or saved.
+  auto save_nodes = [&] {
+    std::vector<discover::KnownNode> merged =
+        MergeKnownNodes(known_nodes, disc->KnownNodes(), absl::Now());
+    if (absl::Status s = SaveNodeDb(nodes_path, merged); !s.ok()) {
+      log.Log(LogLevel::kWarn, absl::StrCat("discovery: ", s.message()));
+      return;
+    }
+    log.Log(LogLevel::kDebug,
+            absl::StrCat("discovery: saved ", merged.size(), " known nodes to ", nodes_path));
+    known_nodes = std::move(merged);
+  };
+  std::unique_ptr<Alarm> save_nodes_alarm;  // Destroyed before disc.
   if (disc) {
     self.udp = disc->Self().udp;
+    if (!flags->datadir.empty()) {
+      const std::string path = flags->datadir + "/nodes";
+      absl::StatusOr<ParsedNodeDb> db = LoadNodeDb(path);
+      if (!db.ok()) {
+        log.Log(LogLevel::kWarn, absl::StrCat("discovery: ", db.status().message(),
+                                              "; not seeding from it or saving to it"));
+      } else {
+        for (const std::string& w : db->warnings) {
+          log.Log(LogLevel::kWarn, absl::StrCat("discovery: node database ", path, ": ", w));
+        }
+        nodes_path = path;
+        known_nodes = std::move(db->nodes);
+        const int seeded = disc->Seed(known_nodes);
+        log.Log(LogLevel::kInfo, absl::StrCat("discovery: seeded ", seeded, " of ",
+                                              known_nodes.size(), " known nodes"));
+        save_nodes_alarm = std::make_unique<Alarm>(loop->get(), [&] {
+          save_nodes();
+          save_nodes_alarm->Schedule((*loop)->Now() + kNodeDbSaveInterval);
+        });
+        save_nodes_alarm->Schedule((*loop)->Now() + kNodeDbSaveInterval);
+      }
+    }
     disc->Start(flags->bootnodes);
     log.Log(LogLevel::kInfo, absl::StrCat("discovery: started on UDP ",
                                           Endpoint{flags->listen.ip, self.udp}.ToString(), " with ",
                                           flags->bootnodes.size(), " bootnodes"));
   }
 
-  AdminApi api(&server, loop->get(), disc ? &disc->table() : nullptr, disc ? self.udp : 0);
+  // The record is signed in UdpV4::Create, so ToText cannot fail.
+  AdminApi api(&server, loop->get(), disc ? &disc->table() : nullptr, disc ? self.udp : 0,
+               disc ? *disc->LocalRecord().ToText() : std::string());
   std::unique_ptr<HttpServer> admin;
   if (flags->admin) {
     auto h = HttpServer::Start(loop->get(), &net, *flags->admin, [&api](const HttpRequest& req) {
@@ -233,6 +276,11 @@ int Run(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   (*loop)->Run();
+  if (save_nodes_alarm) {
+    // Now, before the shutdown below: a second signal exits at once.
+    save_nodes_alarm->Stop();
+    save_nodes();
+  }
 
   log.Log(LogLevel::kInfo, absl::StrCat("shutting down: ", server.PeerCount(), " peers"));
   admin.reset();
