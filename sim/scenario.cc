@@ -300,6 +300,11 @@ absl::StatusOr<ScenarioSpec> Converter::Convert(const pb::Scenario& in) {
     return s;
   }
   out.stale_fraction = disc.stale_fraction();
+  if (disc.signatures() != pb::DiscoveryModel::REAL &&
+      disc.signatures() != pb::DiscoveryModel::MODELLED) {
+    return Error("discovery.signatures", absl::StrCat("unknown value ", disc.signatures()));
+  }
+  out.modelled_signatures = disc.signatures() == pb::DiscoveryModel::MODELLED;
 
   absl::StatusOr<absl::Duration> sample =
       DurationField(in.record().sample_interval(), "record.sample_interval", absl::Seconds(10));
@@ -701,6 +706,27 @@ int ScenarioSpec::GroupIndex(absl::string_view name) const {
     if (groups[i].name == name) return static_cast<int>(i);
   }
   return -1;
+}
+
+const char* DiscoveryName(ScenarioSpec::Discovery d) {
+  switch (d) {
+    case ScenarioSpec::Discovery::kOracle:
+      return "oracle";
+    case ScenarioSpec::Discovery::kStaticOnly:
+      return "static_only";
+    case ScenarioSpec::Discovery::kDiscv4:
+      return "discv4";
+  }
+  return "unknown";
+}
+
+std::optional<ScenarioSpec::Discovery> ParseDiscoveryName(absl::string_view name) {
+  for (ScenarioSpec::Discovery d :
+       {ScenarioSpec::Discovery::kOracle, ScenarioSpec::Discovery::kStaticOnly,
+        ScenarioSpec::Discovery::kDiscv4}) {
+    if (name == DiscoveryName(d)) return d;
+  }
+  return std::nullopt;
 }
 
 absl::StatusOr<ScenarioSpec> ParseScenario(absl::string_view text, absl::string_view origin) {

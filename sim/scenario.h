@@ -134,6 +134,8 @@ struct ScenarioSpec {
   Discovery discovery = Discovery::kOracle;
   absl::Duration lookup_interval = absl::Milliseconds(100);
   double stale_fraction = 0;
+  // kDiscv4: modelled packet signatures (discovery.signatures == MODELLED).
+  bool modelled_signatures = false;
   absl::Duration sample_interval = absl::Seconds(10);
   bool trace_file = false;
   std::vector<PeerFillSpec> assertions;
@@ -141,6 +143,12 @@ struct ScenarioSpec {
   int total_nodes() const;
   int GroupIndex(absl::string_view name) const;  // -1 if none.
 };
+
+// The discovery source's name as written in summary.json and on p2psim's
+// command line: "oracle", "static_only", "discv4".
+const char* DiscoveryName(ScenarioSpec::Discovery d);
+// The inverse of DiscoveryName (exact, lower case); nullopt for other text.
+std::optional<ScenarioSpec::Discovery> ParseDiscoveryName(absl::string_view name);
 
 // Parses and validates scenario text (protobuf text format). `origin` (e.g.
 // the file name) prefixes error messages. Pure: reading the file is the

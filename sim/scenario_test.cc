@@ -272,6 +272,7 @@ TEST(ParseScenarioTest, MinimalScenarioGetsEveryDefault) {
   EXPECT_EQ(s.discovery, ScenarioSpec::Discovery::kOracle);
   EXPECT_EQ(s.lookup_interval, Milliseconds(100));
   EXPECT_EQ(s.stale_fraction, 0);
+  EXPECT_FALSE(s.modelled_signatures);
   EXPECT_EQ(s.sample_interval, Seconds(10));
   EXPECT_FALSE(s.trace_file);
   EXPECT_TRUE(s.assertions.empty());
@@ -554,6 +555,8 @@ const std::vector<RejectCase>& RejectCases() {
        "discovery.lookup_interval: invalid duration \"fast\""},
       {"StaleNan", kGroups + "discovery { stale_fraction: nan }",
        "discovery.stale_fraction: must be in [0, 1], got nan"},
+      {"UnknownSignatures", kGroups + "discovery { source: DISCV4 signatures: 7 }",
+       "discovery.signatures: unknown value 7"},
       {"ZeroSample", kGroups + "record { sample_interval: \"0\" }",
        "record.sample_interval: must be > 0"},
       // Assertions.
@@ -905,6 +908,34 @@ TEST(ScenarioDiscoveryTest, Discv4SourceByNameAndNumber) {
   spec = ParseScenario("groups { name: \"a\" count: 2 } discovery { source: 3 }", "d");
   ASSERT_FALSE(spec.ok());
   EXPECT_EQ(spec.status().message(), "d: discovery.source: unknown value 3");
+}
+
+TEST(ScenarioDiscoveryTest, Discv4ModelledSignatures) {
+  absl::StatusOr<ScenarioSpec> spec = ParseScenario(
+      "groups { name: \"a\" count: 2 } discovery { source: DISCV4 signatures: MODELLED }", "d");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_TRUE(spec->modelled_signatures);
+  spec = ParseScenario(
+      "groups { name: \"a\" count: 2 } discovery { source: DISCV4 signatures: REAL }", "d");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_FALSE(spec->modelled_signatures);
+  // Accepted with any source (like the oracle's knobs): it takes effect
+  // when the source is DISCV4, e.g. under p2psim --discovery discv4.
+  spec = ParseScenario("groups { name: \"a\" count: 2 } discovery { signatures: MODELLED }", "d");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_TRUE(spec->modelled_signatures);
+  EXPECT_EQ(spec->discovery, ScenarioSpec::Discovery::kOracle);
+}
+
+TEST(ScenarioDiscoveryTest, DiscoveryNames) {
+  for (ScenarioSpec::Discovery d :
+       {ScenarioSpec::Discovery::kOracle, ScenarioSpec::Discovery::kStaticOnly,
+        ScenarioSpec::Discovery::kDiscv4}) {
+    EXPECT_EQ(ParseDiscoveryName(DiscoveryName(d)), d);
+  }
+  EXPECT_STREQ(DiscoveryName(ScenarioSpec::Discovery::kDiscv4), "discv4");
+  EXPECT_EQ(ParseDiscoveryName("DISCV4"), std::nullopt);
+  EXPECT_EQ(ParseDiscoveryName(""), std::nullopt);
 }
 
 }  // namespace

@@ -529,13 +529,47 @@ void World::Join(int i) {
 }
 
 void World::StartDiscv4(SimNode& n, const std::vector<Node>& bootnodes) {
+  discover::UdpV4Config cfg;
+  cfg.modelled_signatures = spec_.modelled_signatures;
   auto udp = discover::UdpV4::Create(
       n.loop.get(), n.net.get(), Endpoint{n.node.ip, kPort}, *n.key, kPort,
-      [this] { return absl::FromUnixSeconds(kDiscv4EpochUnixSeconds) + Now(); }, n.rng.Fork());
+      [this] { return absl::FromUnixSeconds(kDiscv4EpochUnixSeconds) + Now(); }, n.rng.Fork(),
+      std::move(cfg));
   ABSL_RAW_CHECK(udp.ok(), "world: discv4 failed to open its socket");
   n.discv4 = *std::move(udp);
   n.discv4->Start(bootnodes);
   n.discv4_iterator = n.discv4->NewLookupIterator();
+}
+
+namespace {
+
+void AddCounts(const std::map<std::string, int64_t>& from, std::map<std::string, int64_t>& to) {
+  for (const auto& [k, v] : from) to[k] += v;
+}
+
+void AddDiscv4Stats(const discover::UdpV4Stats& s, Discv4Totals& t) {
+  AddCounts(s.sent, t.sent);
+  AddCounts(s.received, t.received);
+  AddCounts(s.dropped, t.dropped);
+  t.send_errors += s.send_errors;
+  t.requests_timed_out += s.requests_timed_out;
+  t.lookups += s.lookups_done;
+}
+
+}  // namespace
+
+void World::StopDiscv4(SimNode& n) {
+  n.discv4_iterator.reset();
+  if (n.discv4 != nullptr) AddDiscv4Stats(n.discv4->stats(), discv4_closed_);
+  n.discv4.reset();
+}
+
+Discv4Totals World::discv4_totals() const {
+  Discv4Totals t = discv4_closed_;
+  for (const auto& n : nodes_) {
+    if (n->discv4 != nullptr) AddDiscv4Stats(n->discv4->stats(), t);
+  }
+  return t;
 }
 
 void World::Leave(int i, bool graceful, bool churn) {
@@ -563,8 +597,7 @@ void World::Destroy(int i) {
   if (n.stop_timer != 0) world_loop_->Cancel(n.stop_timer);
   n.stop_timer = 0;
   n.server.reset();  // Resets its connections (the peers see it).
-  n.discv4_iterator.reset();
-  n.discv4.reset();  // Closes its socket: later datagrams to it are lost.
+  StopDiscv4(n);     // Closes its socket: later datagrams to it are lost.
   n.oracle.reset();
   n.observer.reset();
   n.net.reset();  // Leaves the switch: later dials are refused.

@@ -87,6 +87,17 @@ struct WorldStats {
   int64_t trace_events = 0;
 };
 
+// DISCV4 only: discovery traffic summed over every node and session
+// (core/discover UdpV4Stats); maps ordered for deterministic output.
+struct Discv4Totals {
+  std::map<std::string, int64_t> sent;      // By packet name.
+  std::map<std::string, int64_t> received;  // Accepted, by packet name.
+  std::map<std::string, int64_t> dropped;   // By reason.
+  int64_t send_errors = 0;
+  int64_t requests_timed_out = 0;
+  int64_t lookups = 0;
+};
+
 class World {
  public:
   // `trace_line`, if set, receives every trace line (for trace.txt).
@@ -117,6 +128,8 @@ class World {
   std::vector<AssertionResult> assertions() const { return assertion_results_; }
   std::vector<TimeToPeers> TimeToPeerStats() const;
   const WorldStats& stats() const { return stats_; }
+  // Discovery counters so far (all zero unless discovery is DISCV4).
+  Discv4Totals discv4_totals() const;
   int node_count() const { return static_cast<int>(nodes_.size()); }
   int online_count() const { return static_cast<int>(online_.size()); }
   // Current peer count of every online node, by node index (-1 offline).
@@ -131,6 +144,8 @@ class World {
   void Join(int i);
   // DISCV4: opens n's UdpV4 on its network and bootstraps it.
   void StartDiscv4(SimNode& n, const std::vector<Node>& bootnodes);
+  // Adds n's discovery counters to discv4_closed_ and destroys its UdpV4.
+  void StopDiscv4(SimNode& n);
   void Leave(int i, bool graceful, bool churn);
   void Destroy(int i);
   void ScheduleChurn(int i, bool online_now);
@@ -169,6 +184,7 @@ class World {
   std::map<int, std::vector<int>> partitions_;
   Keccak256 trace_;
   WorldStats stats_;
+  Discv4Totals discv4_closed_;  // Of UdpV4s already destroyed.
   std::vector<PeerSample> samples_;
   int64_t sampled_dials_ok_ = 0, sampled_dials_failed_ = 0;
   std::vector<AssertionResult> assertion_results_;

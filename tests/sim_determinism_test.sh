@@ -8,9 +8,9 @@ root="$TEST_SRCDIR/$TEST_WORKSPACE"
 sim="$root/sim/tools/p2psim"
 out="$TEST_TMPDIR/out"
 
-# scenario:duration pairs.
+# scenario:duration[:discovery override] (p2psim --discovery).
 runs=(default:10m policy_compare:4m partition_heal:5m bootnode_outage:8m mainnet_10k:90s
-  discv4_small:2m)
+  discv4_small:2m mainnet_10k:60s:discv4)
 for f in "$root"/scenarios/*.textproto; do
   name="$(basename "$f" .textproto)"
   found=0
@@ -18,23 +18,37 @@ for f in "$root"/scenarios/*.textproto; do
   [[ $found == 1 ]] || { echo "scenario $name is shipped but not checked here"; exit 1; }
 done
 
-hash() {  # scenario duration seed
-  "$sim" --scenario "$root/scenarios/$1.textproto" --out "$out/$1-$3" --duration "$2" \
-    --seed "$3" --quiet | sed -n 's/^trace_hash=//p'
+hash() {  # scenario duration seed out-name [p2psim flags...]
+  local name="$1" dur="$2" seed="$3" dir="$4"
+  shift 4
+  "$sim" --scenario "$root/scenarios/$name.textproto" --out "$out/$dir-$seed" --duration "$dur" \
+    --seed "$seed" --quiet "$@" | sed -n 's/^trace_hash=//p'
 }
 for r in "${runs[@]}"; do
-  name="${r%%:*}"; dur="${r#*:}"
+  IFS=: read -r name dur disc <<<"$r"
+  flags=() dir="$name"
+  if [[ -n "$disc" ]]; then flags=(--discovery "$disc"); dir="$name-$disc"; fi
   # Assertions may fail on cut runs (exit 1); only the hash matters here.
-  a="$(hash "$name" "$dur" 11 || true)"
-  b="$(hash "$name" "$dur" 11 || true)"
-  c="$(hash "$name" "$dur" 12 || true)"
-  echo "$name ($dur): seed 11 $a, again $b; seed 12 $c"
-  [[ ${#a} == 16 ]] || { echo "$name: no trace_hash line"; exit 1; }
-  [[ "$a" == "$b" ]] || { echo "$name: same seed, different trace hash"; exit 1; }
-  [[ "$a" != "$c" ]] || { echo "$name: different seeds, same trace hash"; exit 1; }
-  grep -q '"trace_hash":"'"$a"'"' "$out/$name-11/summary.json" ||
-    { echo "$name: summary.json does not carry the printed hash"; exit 1; }
+  a="$(hash "$name" "$dur" 11 "$dir" "${flags[@]}" || true)"
+  b="$(hash "$name" "$dur" 11 "$dir" "${flags[@]}" || true)"
+  c="$(hash "$name" "$dur" 12 "$dir" "${flags[@]}" || true)"
+  echo "$dir ($dur): seed 11 $a, again $b; seed 12 $c"
+  [[ ${#a} == 16 ]] || { echo "$dir: no trace_hash line"; exit 1; }
+  [[ "$a" == "$b" ]] || { echo "$dir: same seed, different trace hash"; exit 1; }
+  [[ "$a" != "$c" ]] || { echo "$dir: different seeds, same trace hash"; exit 1; }
+  grep -q '"trace_hash":"'"$a"'"' "$out/$dir-11/summary.json" ||
+    { echo "$dir: summary.json does not carry the printed hash"; exit 1; }
+  if [[ -n "$disc" ]]; then
+    grep -q '"discovery":"'"$disc"'"' "$out/$dir-11/summary.json" ||
+      { echo "$dir: summary.json does not name the discovery override"; exit 1; }
+  fi
 done
+# The override changes the run: oracle and discv4 on one network differ.
+[[ "$(grep -o '"trace_hash":"[0-9a-f]*"' "$out/mainnet_10k-11/summary.json")" != \
+   "$(grep -o '"trace_hash":"[0-9a-f]*"' "$out/mainnet_10k-discv4-11/summary.json")" ]] ||
+  { echo "--discovery discv4 did not change the mainnet_10k run"; exit 1; }
+grep -q '"discv4":{"signatures":"modelled"' "$out/mainnet_10k-discv4-11/summary.json" ||
+  { echo "mainnet_10k under discv4: no modelled discv4 counters in summary.json"; exit 1; }
 
 # A malformed scenario is rejected with file, line and column, and nothing
 # runs or is written.
@@ -61,4 +75,12 @@ msg="$("$sim" --scenario "$root/scenarios/default.textproto" --out "$out/x" --du
 rc=$?
 set -e
 [[ $rc == 2 && "$msg" == *'"soon"'* ]] || { echo "bad --duration not rejected: $rc $msg"; exit 1; }
+
+set +e
+msg="$("$sim" --scenario "$root/scenarios/default.textproto" --out "$out/y" --discovery kad 2>&1)"
+rc=$?
+set -e
+[[ $rc == 2 && "$msg" == *'"kad" for --discovery'* ]] ||
+  { echo "bad --discovery not rejected: $rc $msg"; exit 1; }
+[[ ! -e "$out/y/summary.json" ]] || { echo "a rejected --discovery wrote output"; exit 1; }
 echo ok

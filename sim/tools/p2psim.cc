@@ -1,10 +1,11 @@
 // p2psim: runs a scenario file in the simulator and writes its results.
 //
-//   p2psim --scenario FILE --out DIR [--seed N] [--duration D] [--trace]
-//          [--quiet]
+//   p2psim --scenario FILE --out DIR [--seed N] [--duration D]
+//          [--discovery oracle|static_only|discv4] [--trace] [--quiet]
 //
-// --seed and --duration override the file's; durations are written like
-// 90s, 10m, 2h. Writes DIR/summary.json, DIR/timeseries.csv, DIR/peers.svg (and
+// --seed, --duration and --discovery override the file's (discovery.source;
+// e.g. to run one network with the oracle and with real discv4); durations
+// are written like 90s, 10m, 2h. Writes DIR/summary.json, DIR/timeseries.csv, DIR/peers.svg (and
 // DIR/trace.txt with --trace or `record { trace_file: true }`), prints the
 // summary and ends with the line "trace_hash=<hex>". A progress line on
 // stderr shows virtual time, events per second and the ETA (unless --quiet
@@ -40,7 +41,8 @@ namespace p2p::sim {
 namespace {
 
 constexpr char kUsage[] =
-    "usage: p2psim --scenario FILE --out DIR [--seed N] [--duration D] [--trace] [--quiet]\n";
+    "usage: p2psim --scenario FILE --out DIR [--seed N] [--duration D]\n"
+    "              [--discovery oracle|static_only|discv4] [--trace] [--quiet]\n";
 
 int Fail(int code, const std::string& msg) {
   std::cerr << "p2psim: " << msg << "\n";
@@ -79,6 +81,7 @@ int Run(int argc, char** argv) {
   std::string scenario_path, out_dir;
   std::optional<uint64_t> seed;
   std::optional<absl::Duration> duration;
+  std::optional<ScenarioSpec::Discovery> discovery;
   bool trace = false, quiet = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -102,7 +105,8 @@ int Run(int argc, char** argv) {
       trace = true;
     } else if (a == "--quiet") {
       quiet = true;
-    } else if (a == "--scenario" || a == "--out" || a == "--seed" || a == "--duration") {
+    } else if (a == "--scenario" || a == "--out" || a == "--seed" || a == "--duration" ||
+               a == "--discovery") {
       if (!value(a.c_str())) return Fail(2, absl::StrCat("flag ", a, " needs a value"));
       if (a == "--scenario") {
         scenario_path = v;
@@ -115,6 +119,12 @@ int Run(int argc, char** argv) {
               2, absl::StrCat("invalid value \"", v, "\" for --seed: not a non-negative integer"));
         }
         seed = s;
+      } else if (a == "--discovery") {
+        discovery = ParseDiscoveryName(v);
+        if (!discovery.has_value()) {
+          return Fail(2, absl::StrCat("invalid value \"", v,
+                                      "\" for --discovery: want oracle, static_only or discv4"));
+        }
       } else {
         absl::StatusOr<absl::Duration> d = ParseSimDuration(v);
         if (!d.ok() || *d <= absl::ZeroDuration()) {
@@ -140,6 +150,7 @@ int Run(int argc, char** argv) {
   text << in.rdbuf();
   absl::StatusOr<ScenarioSpec> spec = ParseScenario(text.str(), scenario_path);
   if (!spec.ok()) return Fail(2, std::string(spec.status().message()));
+  if (discovery.has_value()) spec->discovery = *discovery;
   std::string err;
   if (!MakeDirs(out_dir, &err)) return Fail(4, err);
 
@@ -157,8 +168,9 @@ int Run(int argc, char** argv) {
   if (absl::Status s = world.Init(); !s.ok()) return Fail(2, std::string(s.message()));
 
   const bool tty = !quiet && isatty(STDERR_FILENO);
-  std::cerr << absl::StrFormat("p2psim: %s: %d nodes, seed %d, %s virtual\n", scenario_path,
-                               world.node_count(), run_seed, absl::FormatDuration(run_duration));
+  std::cerr << absl::StrFormat("p2psim: %s: %d nodes, seed %d, %s virtual, discovery %s\n",
+                               scenario_path, world.node_count(), run_seed,
+                               absl::FormatDuration(run_duration), DiscoveryName(spec->discovery));
   const absl::Time start = absl::Now();  // wall-clock: reporting only
   absl::Time last_report = start;
   int last_decile = 0;

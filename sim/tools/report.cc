@@ -62,6 +62,7 @@ std::string SummaryJson(const World& w, const RunInfo& info) {
   j.Key("scenario").String(spec.name);
   j.Key("scenario_file").String(info.scenario_path);
   j.Key("seed").Uint(info.seed);
+  j.Key("discovery").String(DiscoveryName(spec.discovery));
   j.Key("nodes").Int(w.node_count());
   j.Key("virtual_seconds").Double(absl::ToDoubleSeconds(w.Now()));
   j.Key("events").Uint(w.events());
@@ -102,6 +103,21 @@ std::string SummaryJson(const World& w, const RunInfo& info) {
   j.Key("datagrams_sent").Int(ns.packets_sent);
   j.Key("datagrams_lost").Int(ns.packets_lost);
   j.EndObject();
+  if (spec.discovery == ScenarioSpec::Discovery::kDiscv4) {
+    const Discv4Totals d = w.discv4_totals();
+    j.Key("discv4").BeginObject();
+    j.Key("signatures").String(spec.modelled_signatures ? "modelled" : "real");
+    j.Key("sent");
+    WriteCounts(j, d.sent);
+    j.Key("received");
+    WriteCounts(j, d.received);
+    j.Key("dropped");
+    WriteCounts(j, d.dropped);
+    j.Key("send_errors").Int(d.send_errors);
+    j.Key("requests_timed_out").Int(d.requests_timed_out);
+    j.Key("lookups").Int(d.lookups);
+    j.EndObject();
+  }
   j.Key("churn").BeginObject();
   j.Key("joins").Int(s.joins);
   j.Key("leaves").Int(s.leaves);
