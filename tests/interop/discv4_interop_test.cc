@@ -16,27 +16,13 @@
 //    (--no-find-neighbours), so our table can list them only because A's
 //    Neighbors named them; A learned us from our Ping's `from` endpoint.
 //
-// Children are started with posix_spawnp; their stdout is read through
-// pipes with poll() deadlines, the admin endpoint with a small blocking
-// HTTP/1.1 GET client (Connection: close). Every wait is bounded; TearDown
-// kills every child.
+// Children are started and read, and the admin endpoint is spoken to, with
+// the helpers in interop_testing.h. Every wait is bounded; TearDown kills
+// every child.
 // Tests skip (visibly) when ./dev setup did not install the npm packages.
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <stdlib.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <chrono>
 #include <cstdint>
-#include <cstring>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -46,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -56,10 +43,9 @@
 #include "core/hex.h"
 #include "core/node.h"
 #include "gtest/gtest.h"
+#include "tests/interop/interop_testing.h"
 
-extern char** environ;
-
-namespace p2p {
+namespace p2p::interop {
 namespace {
 
 const char kNodeKey[] = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
@@ -80,286 +66,6 @@ constexpr absl::Duration kPollGap = absl::Milliseconds(200);
 const char kJsLifetimeSeconds[] = "90";
 // Each DPT table peer is sent a FindNode once per this many ms.
 const char kJsRefreshMs[] = "1000";
-
-std::string Runfile(const std::string& path) {
-  return absl::StrCat(getenv("TEST_SRCDIR"), "/", getenv("TEST_WORKSPACE"), "/", path);
-}
-
-int64_t MonoMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// ------------------------------------------------------------------ JSON
-// A small recursive-descent reader: enough for dpt_peer.mjs's lines and
-// the admin API's output (no \u escapes beyond ASCII are expected).
-
-struct Json {
-  enum Type { kNull, kBool, kNumber, kString, kArray, kObject } type = kNull;
-  bool boolean = false;
-  double number = 0;
-  std::string str;
-  std::vector<Json> items;
-  std::vector<std::pair<std::string, Json>> members;
-
-  // The member `key` of an object; a null value when absent.
-  const Json& operator[](absl::string_view key) const {
-    static const Json* const kMissing = new Json();
-    for (const auto& [k, v] : members) {
-      if (k == key) return v;
-    }
-    return *kMissing;
-  }
-  bool is_null() const { return type == kNull; }
-  int64_t Int() const { return static_cast<int64_t>(number); }
-};
-
-class JsonReader {
- public:
-  explicit JsonReader(absl::string_view s) : s_(s) {}
-
-  // The single value in the text, or nullopt if it is not valid JSON.
-  std::optional<Json> ReadAll() {
-    Json v;
-    if (!Value(v)) return std::nullopt;
-    Space();
-    if (i_ != s_.size()) return std::nullopt;
-    return v;
-  }
-
- private:
-  void Space() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\r' || s_[i_] == '\t'))
-      ++i_;
-  }
-  bool Literal(absl::string_view word) {
-    if (s_.substr(i_, word.size()) != word) return false;
-    i_ += word.size();
-    return true;
-  }
-  bool String(std::string& out) {
-    if (i_ >= s_.size() || s_[i_] != '"') return false;
-    for (++i_; i_ < s_.size(); ++i_) {
-      char c = s_[i_];
-      if (c == '"') {
-        ++i_;
-        return true;
-      }
-      if (c == '\\') {
-        if (++i_ >= s_.size()) return false;
-        c = s_[i_];
-        if (c == 'n') c = '\n';
-        if (c == 't') c = '\t';
-        if (c == 'u') return false;  // Not produced by our peers.
-      }
-      out += c;
-    }
-    return false;
-  }
-  bool Value(Json& v) {
-    Space();
-    if (i_ >= s_.size()) return false;
-    const char c = s_[i_];
-    if (c == '{') {
-      v.type = Json::kObject;
-      ++i_;
-      Space();
-      if (i_ < s_.size() && s_[i_] == '}') return ++i_, true;
-      for (;;) {
-        Space();
-        std::string key;
-        if (!String(key)) return false;
-        Space();
-        if (i_ >= s_.size() || s_[i_++] != ':') return false;
-        Json member;
-        if (!Value(member)) return false;
-        v.members.emplace_back(std::move(key), std::move(member));
-        Space();
-        if (i_ >= s_.size()) return false;
-        if (s_[i_] == '}') return ++i_, true;
-        if (s_[i_++] != ',') return false;
-      }
-    }
-    if (c == '[') {
-      v.type = Json::kArray;
-      ++i_;
-      Space();
-      if (i_ < s_.size() && s_[i_] == ']') return ++i_, true;
-      for (;;) {
-        Json item;
-        if (!Value(item)) return false;
-        v.items.push_back(std::move(item));
-        Space();
-        if (i_ >= s_.size()) return false;
-        if (s_[i_] == ']') return ++i_, true;
-        if (s_[i_++] != ',') return false;
-      }
-    }
-    if (c == '"') {
-      v.type = Json::kString;
-      return String(v.str);
-    }
-    if (Literal("null")) return true;
-    if (Literal("true") || Literal("false")) {
-      v.type = Json::kBool;
-      v.boolean = s_[i_ - 1] == 'e' && s_[i_ - 2] == 'u';
-      return true;
-    }
-    const size_t start = i_;
-    while (i_ < s_.size() && (isdigit(static_cast<unsigned char>(s_[i_])) || s_[i_] == '-' ||
-                              s_[i_] == '+' || s_[i_] == '.' || s_[i_] == 'e' || s_[i_] == 'E'))
-      ++i_;
-    v.type = Json::kNumber;
-    return i_ > start && absl::SimpleAtod(s_.substr(start, i_ - start), &v.number);
-  }
-
-  absl::string_view s_;
-  size_t i_ = 0;
-};
-
-std::optional<Json> ParseJson(absl::string_view s) { return JsonReader(s).ReadAll(); }
-
-// -------------------------------------------------------------- processes
-
-// A child process. stdin is /dev/null, stdout is collected line by line
-// through a pipe while the test waits, stderr goes to `stderr_path` (or the
-// test log when empty). The destructor kills and reaps it.
-class Process {
- public:
-  Process(std::vector<std::string> argv, const std::string& stderr_path) {
-    int out[2];
-    if (pipe2(out, O_CLOEXEC) != 0) {
-      error_ = absl::StrCat("pipe2: ", strerror(errno));
-      return;
-    }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-    if (!stderr_path.empty()) {
-      posix_spawn_file_actions_addopen(&actions, 2, stderr_path.c_str(),
-                                       O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    }
-    std::vector<char*> args;
-    for (std::string& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    const int rc = posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(out[1]);
-    if (rc != 0) {
-      pid_ = -1;
-      close(out[0]);
-      error_ = absl::StrCat("cannot start ", argv[0], ": ", strerror(rc));
-      return;
-    }
-    fd_ = out[0];
-    fcntl(fd_, F_SETFL, O_NONBLOCK);
-  }
-  ~Process() {
-    Kill();
-    if (fd_ >= 0) close(fd_);
-  }
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
-
-  bool running() const { return pid_ > 0 && !reaped_; }
-  const std::string& error() const { return error_; }
-  const std::vector<std::string>& lines() const { return lines_; }
-  std::string Output() const { return absl::StrJoin(lines_, "\n"); }
-
-  // Collects whatever stdout has ready, waiting at most `wait_ms` for some.
-  void Pump(int wait_ms) {
-    if (fd_ < 0 || eof_) return;
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, wait_ms) <= 0) return;
-    char buf[8192];
-    for (;;) {
-      const ssize_t n = read(fd_, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return;  // EAGAIN: drained for now.
-      if (n == 0) {
-        eof_ = true;
-        if (!partial_.empty()) lines_.push_back(std::move(partial_));
-        partial_.clear();
-        return;
-      }
-      partial_.append(buf, static_cast<size_t>(n));
-      for (size_t nl; (nl = partial_.find('\n')) != std::string::npos;) {
-        lines_.push_back(partial_.substr(0, nl));
-        partial_.erase(0, nl + 1);
-      }
-    }
-  }
-
-  void Kill() {
-    if (!running()) return;
-    kill(pid_, SIGKILL);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    reaped_ = true;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  bool eof_ = false;
-  bool reaped_ = false;
-  std::string error_;
-  std::string partial_;
-  std::vector<std::string> lines_;
-};
-
-// ------------------------------------------------------------------- HTTP
-
-// GET `path` from the admin endpoint on 127.0.0.1:`port`; the body of a 200
-// reply, or nullopt (with the reason in *error).
-std::optional<std::string> HttpGet(uint16_t port, absl::string_view path, std::string* error) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    *error = absl::StrCat("socket: ", strerror(errno));
-    return std::nullopt;
-  }
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) {
-    *error = absl::StrCat("connect: ", strerror(errno));
-    close(fd);
-    return std::nullopt;
-  }
-  const std::string req =
-      absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-  const int64_t end = MonoMs() + absl::ToInt64Milliseconds(kHttpTimeout);
-  if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-    *error = "send failed";
-    close(fd);
-    return std::nullopt;
-  }
-  std::string resp;
-  for (;;) {
-    pollfd p{fd, POLLIN, 0};
-    const int64_t left = end - MonoMs();
-    if (left <= 0 || poll(&p, 1, static_cast<int>(left)) != 1) {
-      *error = absl::StrCat("timed out; got: ", resp);
-      close(fd);
-      return std::nullopt;
-    }
-    char buf[8192];
-    const ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    resp.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  const size_t body = resp.find("\r\n\r\n");
-  if (!absl::StartsWith(resp, "HTTP/1.1 200 ") || body == std::string::npos) {
-    *error = absl::StrCat("unexpected reply: ", resp);
-    return std::nullopt;
-  }
-  return resp.substr(body + 4);
-}
 
 // -------------------------------------------------------------- the views
 
@@ -400,7 +106,7 @@ bool Names(const JsEntry& e, const Endpoint4& want) {
 }
 
 struct DptPeer {
-  std::unique_ptr<Process> proc;
+  std::unique_ptr<ChildProcess> proc;
   Endpoint4 self;
   std::string enode;
   size_t parsed = 0;           // Lines of proc already folded into the fields below.
@@ -415,14 +121,8 @@ struct DptPeer {
 class Discv4InteropTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    struct stat st;
-    if (stat(Runfile("tests/interop/node_modules/@ethereumjs/devp2p/package.json").c_str(), &st) !=
-        0) {
-      GTEST_SKIP() << "@ethereumjs/devp2p is not installed (run ./dev setup)";
-    }
-    const char* tmp = getenv("TEST_TMPDIR");
-    ASSERT_NE(tmp, nullptr);
-    dir_ = tmp;
+    INTEROP_SKIP_WITHOUT_JS_PACKAGES();
+    dir_ = TestTmpDir();
   }
 
   void TearDown() override {
@@ -442,39 +142,23 @@ class Discv4InteropTest : public ::testing::Test {
   // Starts p2pnode with discovery on 127.0.0.1 (TCP and UDP on free ports),
   // dialing nothing, plus `extra` flags; reads its enode and admin lines.
   void StartNode(const std::vector<std::string>& extra) {
-    std::vector<std::string> argv = {Runfile("transport/p2pnode"),
-                                     "--listen",
-                                     "127.0.0.1:0",
-                                     "--discport",
-                                     "0",
-                                     "--nodekeyhex",
-                                     kNodeKey,
-                                     "--admin",
-                                     "127.0.0.1:0",
-                                     "--nodial",
-                                     "--verbosity",
-                                     "4"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    node_ = std::make_unique<Process>(argv, dir_ + "/p2pnode.log");
-    ASSERT_TRUE(node_->running()) << node_->error();
-    ASSERT_TRUE(WaitFor([&] { return node_->lines().size() >= 2; }, kStartTimeout))
-        << "p2pnode did not print its enode and admin lines:\n"
-        << node_->Output();
-    enode_ = node_->lines()[0];
-    absl::StatusOr<Node> self = ParseEnode(enode_);
-    ASSERT_TRUE(self.ok()) << enode_ << ": " << self.status();
-    ASSERT_EQ(self->ip.ToString(), "127.0.0.1") << enode_;
-    ASSERT_NE(self->tcp, 0);
-    ASSERT_NE(self->udp, 0);
-    EXPECT_EQ(self->pubkey, DerivePublicKey(*PrivateKey::FromHex(kNodeKey)));
-    self_ = Endpoint4{HexEncode(self->pubkey.bytes()), self->udp, self->tcp};
-    const std::string prefix = "admin http://127.0.0.1:";
-    int port = 0;
-    ASSERT_TRUE(absl::StartsWith(node_->lines()[1], prefix) &&
-                absl::SimpleAtoi(node_->lines()[1].substr(prefix.size()), &port) && port > 0 &&
-                port < 65536)
-        << node_->lines()[1];
-    admin_port_ = static_cast<uint16_t>(port);
+    std::vector<std::string> flags = {
+        "--listen",     "127.0.0.1:0", "--discport", "0",  // Free TCP and UDP ports.
+        "--nodekeyhex", kNodeKey,                          // An identity the test knows.
+        "--admin",      "127.0.0.1:0", "--nodial",   "--verbosity", "4",
+    };
+    flags.insert(flags.end(), extra.begin(), extra.end());
+    absl::StatusOr<P2pNode> node = StartP2pNode(flags, dir_ + "/p2pnode.log", kStartTimeout);
+    ASSERT_TRUE(node.ok()) << node.status();
+    node_ = std::move(node->proc);
+    enode_ = node->enode;
+    const Node& self = node->self;
+    ASSERT_EQ(self.ip.ToString(), "127.0.0.1") << enode_;
+    ASSERT_NE(self.tcp, 0);
+    ASSERT_NE(self.udp, 0);
+    EXPECT_EQ(self.pubkey, DerivePublicKey(*PrivateKey::FromHex(kNodeKey)));
+    self_ = Endpoint4{HexEncode(self.pubkey.bytes()), self.udp, self.tcp};
+    admin_port_ = node->admin_port;
   }
 
   // Starts dpt_peer.mjs with key kJsKeys[index] and `extra` flags, and waits
@@ -491,13 +175,14 @@ class Discv4InteropTest : public ::testing::Test {
                                      "--timeout",
                                      kJsLifetimeSeconds};
     argv.insert(argv.end(), extra.begin(), extra.end());
+    absl::StatusOr<std::unique_ptr<ChildProcess>> proc =
+        ChildProcess::Spawn(argv, absl::StrCat(dir_, "/dpt_peer", index, ".stderr.log"));
+    EXPECT_TRUE(proc.ok()) << proc.status() << " (is Node.js on PATH?)";
+    if (!proc.ok()) return nullptr;
     auto peer = std::make_unique<DptPeer>();
-    peer->proc =
-        std::make_unique<Process>(argv, absl::StrCat(dir_, "/dpt_peer", index, ".stderr.log"));
+    peer->proc = *std::move(proc);
     peers_.push_back(std::move(peer));
     DptPeer* p = peers_.back().get();
-    EXPECT_TRUE(p->proc->running()) << p->proc->error() << " (is Node.js on PATH?)";
-    if (!p->proc->running()) return nullptr;
     const bool up = WaitFor([&] { return !p->enode.empty(); }, kStartTimeout);
     EXPECT_TRUE(up) << "dpt_peer.mjs did not start:\n" << p->proc->Output();
     if (!up) return nullptr;
@@ -519,21 +204,21 @@ class Discv4InteropTest : public ::testing::Test {
 
   // Folds new stdout lines of every DPT peer into its DptPeer fields.
   void PumpAll(int wait_ms) {
-    if (node_) node_->Pump(0);
+    if (node_) node_->Pump(absl::ZeroDuration());
     for (auto& p : peers_) {
-      p->proc->Pump(0);
+      p->proc->Pump(absl::ZeroDuration());
     }
     // One blocking wait for the whole set paces the loops that call this.
     if (wait_ms > 0) {
       poll(nullptr, 0, wait_ms);
-      for (auto& p : peers_) p->proc->Pump(0);
-      if (node_) node_->Pump(0);
+      for (auto& p : peers_) p->proc->Pump(absl::ZeroDuration());
+      if (node_) node_->Pump(absl::ZeroDuration());
     }
     for (auto& p : peers_) {
       const std::vector<std::string>& lines = p->proc->lines();
       for (; p->parsed < lines.size(); ++p->parsed) {
-        std::optional<Json> j = ParseJson(lines[p->parsed]);
-        if (!j) {
+        absl::StatusOr<Json> j = ParseJson(lines[p->parsed]);
+        if (!j.ok()) {
           p->errors.push_back(absl::StrCat("unparsable line: ", lines[p->parsed]));
           continue;
         }
@@ -556,11 +241,11 @@ class Discv4InteropTest : public ::testing::Test {
 
   // Pumps all children until `done()` holds or `timeout` passes.
   bool WaitFor(const std::function<bool()>& done, absl::Duration timeout) {
-    const int64_t end = MonoMs() + absl::ToInt64Milliseconds(timeout);
+    const Deadline deadline(timeout);
     for (;;) {
       PumpAll(0);
       if (done()) return true;
-      if (MonoMs() >= end) return false;
+      if (deadline.expired()) return false;
       PumpAll(static_cast<int>(absl::ToInt64Milliseconds(kPollGap)));
     }
   }
@@ -568,14 +253,13 @@ class Discv4InteropTest : public ::testing::Test {
   // Our discovery table, from GET /table (empty on failure, which is
   // recorded as a test failure).
   std::vector<OurEntry> OurTable() {
-    std::string error;
-    std::optional<std::string> body = HttpGet(admin_port_, "/table", &error);
-    EXPECT_TRUE(body.has_value()) << "GET /table: " << error;
-    if (!body) return {};
-    last_table_json_ = *body;
-    std::optional<Json> j = ParseJson(*body);
-    EXPECT_TRUE(j.has_value() && j->type == Json::kArray) << *body;
-    if (!j) return {};
+    const HttpReply reply = HttpRequest(admin_port_, "GET", "/table", /*body=*/"", kHttpTimeout);
+    EXPECT_EQ(reply.status, 200) << "GET /table: " << reply.error << reply.body;
+    if (reply.status != 200) return {};
+    last_table_json_ = reply.body;
+    absl::StatusOr<Json> j = ParseJson(reply.body);
+    EXPECT_TRUE(j.ok() && j->type == Json::kArray) << reply.body;
+    if (!j.ok()) return {};
     std::vector<OurEntry> out;
     for (const Json& e : j->items) {
       absl::StatusOr<Node> n = ParseEnode(e["enode"].str);
@@ -641,7 +325,7 @@ class Discv4InteropTest : public ::testing::Test {
   }
 
   std::string dir_;
-  std::unique_ptr<Process> node_;
+  std::unique_ptr<ChildProcess> node_;
   std::string enode_;
   Endpoint4 self_;
   uint16_t admin_port_ = 0;
@@ -804,4 +488,4 @@ TEST_F(Discv4InteropTest, DptPortBelow256IsNonCanonicalAndDropped) {
   EXPECT_TRUE(OurTable().empty()) << last_table_json_;
 }
 }  // namespace
-}  // namespace p2p
+}  // namespace p2p::interop

@@ -8,7 +8,19 @@
 import * as dgram from 'node:dgram'
 
 import { DPT, decode as decodeDiscoveryPacket } from '@ethereumjs/devp2p'
-import { bytesToUnprefixedHex, hexToBytes } from '@ethereumjs/util'
+import { bytesToUnprefixedHex } from '@ethereumjs/util'
+
+import {
+  commonFlags,
+  emit,
+  errorMessage,
+  parseEnode,
+  parseFlags,
+  parseIntFlag,
+  run,
+  setExitHooks,
+  usageError,
+} from './common.mjs'
 
 const USAGE = `usage: node dpt_peer.mjs --key HEX [options]
 
@@ -33,26 +45,6 @@ const USAGE = `usage: node dpt_peer.mjs --key HEX [options]
   --timeout SECONDS         exit after this long (default 30)
 `
 
-// ---------------------------------------------------------------- output
-
-let exiting = false
-
-function emit(obj) {
-  process.stdout.write(`${JSON.stringify(obj)}\n`)
-}
-
-function usageError(message) {
-  process.stderr.write(`dpt_peer.mjs: ${message}\n${USAGE}`)
-  emit({ event: 'error', message })
-  exiting = true
-  process.exit(2)
-}
-
-function errorMessage(err) {
-  if (err instanceof Error) return err.message
-  return String(err)
-}
-
 // ----------------------------------------------------------------- flags
 
 function parseArgs(argv) {
@@ -68,93 +60,32 @@ function parseArgs(argv) {
     tableIntervalMs: 1000,
     timeout: 30,
   }
-  const takesValue = new Set([
-    '--key',
-    '--port',
-    '--tcp-port',
-    '--bootnode',
-    '--refresh-ms',
-    '--ping-timeout-ms',
-    '--table-interval-ms',
-    '--timeout',
-  ])
-  for (let i = 0; i < argv.length; i++) {
-    let flag = argv[i]
-    let value = null
-    const eq = flag.indexOf('=')
-    if (flag.startsWith('--') && eq > 0) {
-      value = flag.slice(eq + 1)
-      flag = flag.slice(0, eq)
-    }
-    if (flag === '--help' || flag === '-h') {
-      process.stdout.write(USAGE)
-      process.exit(0)
-    }
-    if (flag === '--no-find-neighbours' || flag === '--only-confirmed') {
-      if (value !== null) usageError(`${flag} takes no value`)
-      if (flag === '--no-find-neighbours') opts.findNeighbours = false
-      else opts.onlyConfirmed = true
-      continue
-    }
-    if (!takesValue.has(flag)) usageError(`unknown flag ${JSON.stringify(flag)}`)
-    if (value === null) {
-      if (i + 1 >= argv.length) usageError(`${flag} needs a value`)
-      value = argv[++i]
-    }
-    switch (flag) {
-      case '--key': {
-        const h = value.startsWith('0x') || value.startsWith('0X') ? value.slice(2) : value
-        if (!/^[0-9a-fA-F]{64}$/.test(h)) usageError(`--key: want 64 hex digits, got ${value}`)
-        opts.key = hexToBytes(`0x${h}`)
-        break
-      }
-      case '--port':
-        opts.port = parseIntFlag(value, '--port', 0, 65535)
-        break
-      case '--tcp-port':
-        opts.tcpPort = parseIntFlag(value, '--tcp-port', 1, 65535)
-        break
-      case '--bootnode':
-        opts.bootnodes.push(parseEnode(value))
-        break
-      case '--refresh-ms':
-        // DPT runs one tenth of the peers every refreshInterval/10 ms.
-        opts.refreshMs = parseIntFlag(value, '--refresh-ms', 100, 3600000)
-        break
-      case '--ping-timeout-ms':
-        opts.pingTimeoutMs = parseIntFlag(value, '--ping-timeout-ms', 1, 600000)
-        break
-      case '--table-interval-ms':
-        opts.tableIntervalMs = parseIntFlag(value, '--table-interval-ms', 0, 3600000)
-        break
-      case '--timeout': {
-        const t = Number(value)
-        if (!Number.isFinite(t) || t <= 0 || t > 3600) {
-          usageError(`--timeout: must be in (0, 3600]: ${value}`)
-        }
-        opts.timeout = t
-        break
-      }
-    }
-  }
+  parseFlags(argv, {
+    script: 'dpt_peer.mjs',
+    usageText: USAGE,
+    switches: {
+      '--no-find-neighbours': () => (opts.findNeighbours = false),
+      '--only-confirmed': () => (opts.onlyConfirmed = true),
+    },
+    flags: {
+      ...commonFlags(opts),
+      '--tcp-port': (v) => (opts.tcpPort = parseIntFlag(v, '--tcp-port', 1, 65535)),
+      '--bootnode': (v) => {
+        const b = parseEnode(v, '--bootnode', ['127.0.0.1'])
+        // A DPT cannot ping port 0.
+        if (b.udpPort === 0) usageError('--bootnode discport: out of range [1, 65535]: 0')
+        opts.bootnodes.push(b)
+      },
+      // DPT runs one tenth of the peers every refreshInterval/10 ms.
+      '--refresh-ms': (v) => (opts.refreshMs = parseIntFlag(v, '--refresh-ms', 100, 3600000)),
+      '--ping-timeout-ms': (v) =>
+        (opts.pingTimeoutMs = parseIntFlag(v, '--ping-timeout-ms', 1, 600000)),
+      '--table-interval-ms': (v) =>
+        (opts.tableIntervalMs = parseIntFlag(v, '--table-interval-ms', 0, 3600000)),
+    },
+  })
   if (opts.key === null) usageError('--key is required')
   return opts
-}
-
-function parseIntFlag(value, flag, min, max) {
-  if (!/^[0-9]+$/.test(value)) usageError(`${flag}: not a number: ${value}`)
-  const n = Number(value)
-  if (n < min || n > max) usageError(`${flag}: out of range [${min}, ${max}]: ${value}`)
-  return n
-}
-
-function parseEnode(value) {
-  const m = /^enode:\/\/([0-9a-fA-F]{128})@([^:/?]+):([0-9]+)(?:\?discport=([0-9]+))?$/.exec(value)
-  if (!m) usageError(`--bootnode: not an enode URL: ${value}`)
-  if (m[2] !== '127.0.0.1') usageError(`--bootnode: 127.0.0.1 only: ${value}`)
-  const tcpPort = parseIntFlag(m[3], '--bootnode port', 1, 65535)
-  const udpPort = m[4] === undefined ? tcpPort : parseIntFlag(m[4], '--bootnode discport', 1, 65535)
-  return { enode: value, id: m[1].toLowerCase(), address: m[2], udpPort, tcpPort }
 }
 
 // ------------------------------------------------------------------ helpers
@@ -218,23 +149,15 @@ function reportPacket(msg, rinfo) {
   emit(out)
 }
 
-function exit(code, why) {
-  if (exiting) return
-  exiting = true
-  if (code === 0) dumpTable('exit')
-  emit({ event: 'exit', why, code })
-  try {
-    if (dpt !== null) dpt.destroy()
-  } catch {
-    // Already destroyed.
-  }
-  // Flush stdout before exiting; a backstop timer keeps the process bounded.
-  setTimeout(() => process.exit(code), 1000).unref()
-  process.stdout.write('', () => process.exit(code))
-}
-
 function main() {
   opts = parseArgs(process.argv.slice(2))
+  setExitHooks({
+    // A last table dump, unless the run failed.
+    beforeExitLine: (code) => {
+      if (code === 0) dumpTable('exit')
+    },
+    afterExitLine: () => dpt?.destroy(),
+  })
 
   // The DPT keeps a reference to this object and puts it in every Ping's
   // `from`; the ports are filled in once the socket is bound.
@@ -281,27 +204,10 @@ function main() {
   dpt.events.on('error', (err) => emit({ event: 'error', message: `dpt: ${errorMessage(err)}` }))
 
   dpt.bind(opts.port, '127.0.0.1')
+  return opts.timeout
 }
 
-process.on('uncaughtException', (err) => {
-  emit({ event: 'error', message: `uncaught: ${errorMessage(err)}` })
-  exit(1, 'fatal')
-})
-process.on('unhandledRejection', (err) => {
-  emit({ event: 'error', message: `unhandled rejection: ${errorMessage(err)}` })
-  exit(1, 'fatal')
-})
-// A reader that went away (EPIPE): nothing more can be reported.
-process.stdout.on('error', () => process.exit(1))
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => exit(0, 'signal'))
 // SIGUSR1 would start Node's debugger; SIGUSR2 asks for a table dump.
 process.on('SIGUSR2', () => dumpTable('request'))
 
-try {
-  main()
-} catch (err) {
-  emit({ event: 'error', message: `startup: ${errorMessage(err)}` })
-  exit(1, 'fatal')
-}
-// Also keeps the process alive while idle.
-setTimeout(() => exit(0, 'timeout'), opts.timeout * 1000)
+run(main)

@@ -10,6 +10,19 @@ import { DisconnectReasonNames, Peer, RLPx } from '@ethereumjs/devp2p'
 import { bytesToUnprefixedHex, hexToBytes, utf8ToBytes } from '@ethereumjs/util'
 import * as snappy from 'snappyjs'
 
+import {
+  commonFlags,
+  emit,
+  errorMessage,
+  exit,
+  parseEnode,
+  parseFlags,
+  parseHex,
+  parseIntFlag,
+  run,
+  usageError,
+} from './common.mjs'
+
 const USAGE = `usage: node peer.mjs --key HEX [options]
 
   --key HEX                     32-byte secp256k1 private key (hex, 0x optional)
@@ -30,30 +43,6 @@ const USAGE = `usage: node peer.mjs --key HEX [options]
   --timeout SECONDS             exit after this long (default 20)
 `
 
-// ---------------------------------------------------------------- output
-
-let exiting = false
-
-function emit(obj) {
-  process.stdout.write(`${JSON.stringify(obj)}\n`)
-}
-
-function exit(code, why) {
-  if (exiting) return
-  exiting = true
-  emit({ event: 'exit', why, code })
-  // Flush stdout before exiting; a backstop timer keeps the process bounded.
-  setTimeout(() => process.exit(code), 1000).unref()
-  process.stdout.write('', () => process.exit(code))
-}
-
-function usageError(message) {
-  process.stderr.write(`peer.mjs: ${message}\n${USAGE}`)
-  emit({ event: 'error', message })
-  exiting = true
-  process.exit(2)
-}
-
 // ----------------------------------------------------------------- flags
 
 function parseArgs(argv) {
@@ -70,92 +59,29 @@ function parseArgs(argv) {
     exitAfterClose: false,
     timeout: 20,
   }
-  const takesValue = new Set([
-    '--key',
-    '--port',
-    '--dial',
-    '--cap',
-    '--send-after-hello',
-    '--disconnect-after-message',
-    '--client-id',
-    '--hello-port',
-    '--max-peers',
-    '--timeout',
-  ])
-  for (let i = 0; i < argv.length; i++) {
-    let flag = argv[i]
-    let value = null
-    const eq = flag.indexOf('=')
-    if (flag.startsWith('--') && eq > 0) {
-      value = flag.slice(eq + 1)
-      flag = flag.slice(0, eq)
-    }
-    if (flag === '--help' || flag === '-h') {
-      process.stdout.write(USAGE)
-      process.exit(0)
-    }
-    if (flag === '--exit-after-close') {
-      opts.exitAfterClose = true
-      continue
-    }
-    if (!takesValue.has(flag)) usageError(`unknown flag ${JSON.stringify(flag)}`)
-    if (value === null) {
-      if (i + 1 >= argv.length) usageError(`${flag} needs a value`)
-      value = argv[++i]
-    }
-    switch (flag) {
-      case '--key':
-        opts.key = parseHex(value, '--key')
-        if (opts.key.length !== 32) usageError('--key must be 32 bytes')
-        break
-      case '--port':
-        opts.port = parseIntFlag(value, '--port', 0, 65535)
-        break
-      case '--dial':
-        opts.dial = parseEnode(value)
-        break
-      case '--cap':
-        opts.caps.push(parseCap(value))
-        break
-      case '--send-after-hello':
-        opts.sendAfterHello = parseHex(value, '--send-after-hello')
-        break
-      case '--disconnect-after-message':
-        opts.disconnectAfterMessage = parseIntFlag(value, '--disconnect-after-message', 0, 255)
-        break
-      case '--client-id':
-        opts.clientId = value
-        break
-      case '--hello-port':
-        opts.helloPort = value === 'none' ? null : parseIntFlag(value, '--hello-port', 1, 65535)
-        break
-      case '--max-peers':
-        opts.maxPeers = parseIntFlag(value, '--max-peers', 0, 1000)
-        break
-      case '--timeout': {
-        const t = Number(value)
-        if (!Number.isFinite(t) || t <= 0 || t > 3600) usageError('--timeout must be in (0, 3600]')
-        opts.timeout = t
-        break
-      }
-    }
-  }
+  parseFlags(argv, {
+    script: 'peer.mjs',
+    usageText: USAGE,
+    switches: { '--exit-after-close': () => (opts.exitAfterClose = true) },
+    flags: {
+      ...commonFlags(opts),
+      '--dial': (v) => {
+        const e = parseEnode(v, '--dial', ['127.0.0.1', '::1'])
+        opts.dial = { id: hexToBytes(`0x${e.id}`), address: e.address, tcpPort: e.tcpPort }
+      },
+      '--cap': (v) => opts.caps.push(parseCap(v)),
+      '--send-after-hello': (v) => (opts.sendAfterHello = parseHex(v, '--send-after-hello')),
+      '--disconnect-after-message': (v) =>
+        (opts.disconnectAfterMessage = parseIntFlag(v, '--disconnect-after-message', 0, 255)),
+      '--client-id': (v) => (opts.clientId = v),
+      '--hello-port': (v) =>
+        (opts.helloPort = v === 'none' ? null : parseIntFlag(v, '--hello-port', 1, 65535)),
+      '--max-peers': (v) => (opts.maxPeers = parseIntFlag(v, '--max-peers', 0, 1000)),
+    },
+  })
   if (opts.key === null) usageError('--key is required')
   if (opts.caps.length === 0) opts.caps.push({ name: 'tst', version: 1, length: 4 })
   return opts
-}
-
-function parseHex(value, flag) {
-  const h = value.startsWith('0x') || value.startsWith('0X') ? value.slice(2) : value
-  if (h.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(h)) usageError(`${flag}: not hex: ${value}`)
-  return hexToBytes(`0x${h}`)
-}
-
-function parseIntFlag(value, flag, min, max) {
-  if (!/^[0-9]+$/.test(value)) usageError(`${flag}: not a number: ${value}`)
-  const n = Number(value)
-  if (n < min || n > max) usageError(`${flag}: out of range [${min}, ${max}]: ${value}`)
-  return n
 }
 
 function parseCap(value) {
@@ -168,16 +94,6 @@ function parseCap(value) {
   if (version < 1 || version > 255) usageError(`--cap: version must be 1..255: ${value}`)
   if (length < 1 || length > 100) usageError(`--cap: length must be 1..100: ${value}`)
   return { name: m[1], version, length }
-}
-
-function parseEnode(value) {
-  const m = /^enode:\/\/([0-9a-fA-F]{128})@(\[[^\]]+\]|[^:/?]+):([0-9]+)(\?.*)?$/.exec(value)
-  if (!m) usageError(`--dial: not an enode URL: ${value}`)
-  let host = m[2]
-  if (host.startsWith('[')) host = host.slice(1, -1)
-  if (host !== '127.0.0.1' && host !== '::1') usageError(`--dial: loopback addresses only: ${host}`)
-  const port = parseIntFlag(m[3], '--dial port', 1, 65535)
-  return { id: hexToBytes(`0x${m[1].toLowerCase()}`), address: host, tcpPort: port }
 }
 
 // ------------------------------------------------------- test sub-protocol
@@ -245,11 +161,6 @@ function idHex(peer) {
 function reasonText(reason) {
   if (reason === undefined || reason === null) return null
   return DisconnectReasonNames[reason] ?? `UNKNOWN_${reason}`
-}
-
-function errorMessage(err) {
-  if (err instanceof Error) return err.message
-  return String(err)
 }
 
 // --------------------------------------------------------------------- main
@@ -377,6 +288,7 @@ function main() {
   })
 
   rlpx.listen(opts.port, '127.0.0.1')
+  return opts.timeout
 }
 
 function dial(rlpx, target, track) {
@@ -396,23 +308,4 @@ function dial(rlpx, target, track) {
   })
 }
 
-process.on('uncaughtException', (err) => {
-  emit({ event: 'error', message: `uncaught: ${errorMessage(err)}` })
-  exit(1, 'fatal')
-})
-process.on('unhandledRejection', (err) => {
-  emit({ event: 'error', message: `unhandled rejection: ${errorMessage(err)}` })
-  exit(1, 'fatal')
-})
-// A reader that went away (EPIPE): nothing more can be reported.
-process.stdout.on('error', () => process.exit(1))
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => exit(0, 'signal'))
-
-try {
-  main()
-} catch (err) {
-  emit({ event: 'error', message: `startup: ${errorMessage(err)}` })
-  exit(1, 'fatal')
-}
-// Also keeps the process alive while idle.
-setTimeout(() => exit(0, 'timeout'), opts.timeout * 1000)
+run(main)
