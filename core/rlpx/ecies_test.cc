@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "core/crypto/symmetric.h"
 #include "core/hex.h"
+#include "core/rlpx/eip8_vectors_testing.h"
 #include "core/rng.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -19,37 +20,13 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// EIP-8 "RLPx Handshake" keys and the legacy (pre-EIP-8) Auth1 packet,
-// which is a bare ECIES message to B (no size prefix, no shared MAC data).
-constexpr char kStaticKeyA[] = "49a7b37aa6f6645917e7b807e9d1c00d4fa71f18343b0d4122a4d2df64dd6fee";
-constexpr char kStaticKeyB[] = "b71c71a67e1177ad4e901695e1b4b9ee17ae16c6668d313eac2f96dbcda3f291";
-constexpr char kNonceA[] = "7e968bba13b6c50e2c4cd7f241cc0d64d1ac25c7f5952df231ac6a2bda8ee5d6";
-constexpr char kAuth1[] =
-    "048ca79ad18e4b0659fab4853fe5bc58eb83992980f4c9cc147d2aa31532efd29a3d3dc6a3d89eaf"
-    "913150cfc777ce0ce4af2758bf4810235f6e6ceccfee1acc6b22c005e9e3a49d6448610a58e98744"
-    "ba3ac0399e82692d67c1f58849050b3024e21a52c9d3b01d871ff5f210817912773e610443a9ef14"
-    "2e91cdba0bd77b5fdf0769b05671fc35f83d83e4d3b0b000c6b2a1b1bba89e0fc51bf4e460df3105"
-    "c444f14be226458940d6061c296350937ffd5e3acaceeaaefd3c6f74be8e23e0f45163cc7ebd7622"
-    "0f0128410fd05250273156d548a414444ae2f7dea4dfca2d43c057adb701a715bf59f6fb66b2d1d2"
-    "0f2c703f851cbf5ac47396d9ca65b6260bd141ac4d53e2de585a73d1750780db4c9ee4cd4d225173"
-    "a4592ee77e2bd94d0be3691f3b406f9bba9b591fc63facc016bfa8";
-// The EIP-8 Auth2 packet: size prefix 01b3, then ECIES with s2 = 01b3.
-constexpr char kAuth2[] =
-    "01b304ab7578555167be8154d5cc456f567d5ba302662433674222360f08d5f1534499d3678b513b"
-    "0fca474f3a514b18e75683032eb63fccb16c156dc6eb2c0b1593f0d84ac74f6e475f1b8d56116b84"
-    "9634a8c458705bf83a626ea0384d4d7341aae591fae42ce6bd5c850bfe0b999a694a49bbbaf3ef6c"
-    "da61110601d3b4c02ab6c30437257a6e0117792631a4b47c1d52fc0f8f89caadeb7d02770bf999cc"
-    "147d2df3b62e1ffb2c9d8c125a3984865356266bca11ce7d3a688663a51d82defaa8aad69da39ab6"
-    "d5470e81ec5f2a7a47fb865ff7cca21516f9299a07b1bc63ba56c7a1a892112841ca44b6e0034dee"
-    "70c9adabc15d76a54f443593fafdc3b27af8059703f88928e199cb122362a4b35f62386da7caad09"
-    "c001edaeb5f8a06d2b26fb6cb93c52a9fca51853b68193916982358fe1e5369e249875bb8d0d0ec3"
-    "6f917bc5e1eafd5896d46bd61ff23f1a863a8a8dcd54c7b109b771c8e61ec9c8908c733c0263440e"
-    "2aa067241aaa433f0bb053c7b31a838504b148f570c0ad62837129e547678c5190341e4f1693956c"
-    "3bf7678318e2d5b5340c9e488eefea198576344afbdf66db5f51204a6961a63ce072c8926c";
-// go-ethereum TestHandshakeForwardCompatibility: the signature in the auths.
-constexpr char kAuthSignature[] =
-    "299ca6acfd35e3d72d8ba3d1e2b60b5561d5af5218eb5bc182045769eb422691"
-    "0a301acae3b369fffc4a4899d6b02531e89fd4fe36a2cf0d93607ba470b50f7800";
+// EIP-8 vectors; Auth1 is legacy, a bare ECIES message to B.
+using eip8::kAuth1;
+using eip8::kAuth2;
+using eip8::kAuthSignature;
+using eip8::kNonceA;
+using eip8::kStaticKeyA;
+using eip8::kStaticKeyB;
 
 PrivateKey Key(const char* hex) {
   absl::StatusOr<PrivateKey> k = PrivateKey::FromHex(hex);

@@ -18,10 +18,12 @@
 #include "core/net/ip.h"
 #include "core/net/pipe.h"
 #include "core/net/transport.h"
+#include "core/rlpx/eip8_vectors_testing.h"
 #include "core/rlpx/frame.h"
 #include "core/rlpx/p2p_protocol.h"
 #include "core/rlpx/plain_codec.h"
 #include "core/rlpx/rlpx_conn.h"
+#include "core/rlpx/rlpx_conn_testing.h"
 #include "core/rng.h"
 #include "gtest/gtest.h"
 #include "sim/event_queue.h"
@@ -76,9 +78,7 @@ namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-// EIP-8's static keys A and B, and a third key.
-const char kKeyA[] = "49a7b37aa6f6645917e7b807e9d1c00d4fa71f18343b0d4122a4d2df64dd6fee";
-const char kKeyB[] = "b71c71a67e1177ad4e901695e1b4b9ee17ae16c6668d313eac2f96dbcda3f291";
+// A third key, besides EIP-8's static keys A and B.
 const char kKeyC[] = "0000000000000000000000000000000000000000000000000000000000000007";
 
 constexpr int64_t kUs = 1000;
@@ -109,70 +109,7 @@ RlpxConnOptions Modelled(absl::Duration cpu = absl::Microseconds(300)) {
   return o;
 }
 
-enum class Answer { kContinue, kHold, kDisconnect };
-
-// As in rlpx_conn_test.cc: records every handler call with its virtual time,
-// answers the checkpoints as told, and checks no handler call is nested.
-class TestHandler : public RlpxConn::Handler {
- public:
-  explicit TestHandler(sim::EventQueue* q) : q_(q) {}
-
-  void OnEncryptionHandshake(RlpxConn* c, const PublicKey& remote) override {
-    Enter();
-    enc_remote = remote;
-    enc_ns = q_->now_ns();
-    events.push_back("enc");
-    if (at_enc == Answer::kContinue) c->ContinueHandshake();
-    if (at_enc == Answer::kDisconnect) c->Disconnect(enc_reason);
-    Leave();
-  }
-  void OnHello(RlpxConn* c, const Hello& h) override {
-    Enter();
-    hello = h;
-    hello_ns = q_->now_ns();
-    events.push_back("hello");
-    if (at_hello == Answer::kContinue) c->ContinueHandshake();
-    if (at_hello == Answer::kDisconnect) c->Disconnect(hello_reason);
-    Leave();
-  }
-  void OnMessage(RlpxConn* c, uint64_t code, absl::Span<const uint8_t> payload) override {
-    Enter();
-    messages.emplace_back(code, Bytes(payload.begin(), payload.end()));
-    events.push_back("msg");
-    Leave();
-  }
-  void OnClosed(RlpxConn* c, const CloseInfo& i) override {
-    Enter();
-    ++closed;
-    info = i;
-    closed_ns = q_->now_ns();
-    events.push_back("closed");
-    Leave();
-  }
-
-  Answer at_enc = Answer::kContinue;
-  DisconnectReason enc_reason = DisconnectReason::kRequested;
-  Answer at_hello = Answer::kContinue;
-  DisconnectReason hello_reason = DisconnectReason::kRequested;
-
-  std::vector<std::string> events;
-  std::optional<PublicKey> enc_remote;
-  std::optional<Hello> hello;
-  std::vector<std::pair<uint64_t, Bytes>> messages;
-  int closed = 0;
-  CloseInfo info{DisconnectReason::kInvalid, false, absl::OkStatus()};
-  int64_t enc_ns = -1, hello_ns = -1, closed_ns = -1;
-
- private:
-  void Enter() {
-    EXPECT_EQ(depth_, 0) << "handler called inside a handler call";
-    ++depth_;
-  }
-  void Leave() { --depth_; }
-
-  sim::EventQueue* q_;
-  int depth_ = 0;
-};
+using Answer = RecordingHandler::Answer;
 
 // A hand-driven modelled peer on a raw Conn end: as a dialer it sends the
 // modelled auth at once (no CPU time) and reads the ack, then speaks plain
@@ -259,8 +196,8 @@ Endpoint Ep(const char* text) { return Endpoint::Parse(text).value(); }
 class RlpxConnModelledTest : public ::testing::Test {
  protected:
   RlpxConnModelledTest()
-      : key_a_(PrivateKey::FromHex(kKeyA).value()),
-        key_b_(PrivateKey::FromHex(kKeyB).value()),
+      : key_a_(PrivateKey::FromHex(eip8::kStaticKeyA).value()),
+        key_b_(PrivateKey::FromHex(eip8::kStaticKeyB).value()),
         key_c_(PrivateKey::FromHex(kKeyC).value()),
         pub_a_(DerivePublicKey(key_a_)),
         pub_b_(DerivePublicKey(key_b_)),
@@ -289,8 +226,8 @@ class RlpxConnModelledTest : public ::testing::Test {
   void Reset() {
     a_.reset();
     b_.reset();
-    ha_ = TestHandler(&q_);
-    hb_ = TestHandler(&q_);
+    ha_ = RecordingHandler(&loop_a_);
+    hb_ = RecordingHandler(&loop_b_);
   }
   void RunFor(absl::Duration d) { q_.RunUntil(q_.now_ns() + Ns(d)); }
   void RunUntil(int64_t ns) { q_.RunUntil(ns); }
@@ -302,8 +239,8 @@ class RlpxConnModelledTest : public ::testing::Test {
   PublicKey pub_a_, pub_b_, pub_c_;
   RngEntropy ent_a_{Rng(1)};
   RngEntropy ent_b_{Rng(2)};
-  TestHandler ha_{&q_};
-  TestHandler hb_{&q_};
+  RecordingHandler ha_{&loop_a_};
+  RecordingHandler hb_{&loop_b_};
   std::unique_ptr<Conn> conn_a_, conn_b_;
   std::unique_ptr<RlpxConn> a_, b_;
 };
@@ -671,18 +608,7 @@ TEST_F(RlpxConnModelledTest, DialingTheWrongKeyFailsAtTheListener) {
 
 TEST_F(RlpxConnModelledTest, GarbageInsteadOfTheAuthClosesWithProtocolError) {
   // A real EIP-8 auth to key B (EIP-8's Auth2).
-  const Bytes real_auth = HexOrDie(
-      "01b304ab7578555167be8154d5cc456f567d5ba302662433674222360f08d5f1534499d3678b513b"
-      "0fca474f3a514b18e75683032eb63fccb16c156dc6eb2c0b1593f0d84ac74f6e475f1b8d56116b84"
-      "9634a8c458705bf83a626ea0384d4d7341aae591fae42ce6bd5c850bfe0b999a694a49bbbaf3ef6c"
-      "da61110601d3b4c02ab6c30437257a6e0117792631a4b47c1d52fc0f8f89caadeb7d02770bf999cc"
-      "147d2df3b62e1ffb2c9d8c125a3984865356266bca11ce7d3a688663a51d82defaa8aad69da39ab6"
-      "d5470e81ec5f2a7a47fb865ff7cca21516f9299a07b1bc63ba56c7a1a892112841ca44b6e0034dee"
-      "70c9adabc15d76a54f443593fafdc3b27af8059703f88928e199cb122362a4b35f62386da7caad09"
-      "c001edaeb5f8a06d2b26fb6cb93c52a9fca51853b68193916982358fe1e5369e249875bb8d0d0ec3"
-      "6f917bc5e1eafd5896d46bd61ff23f1a863a8a8dcd54c7b109b771c8e61ec9c8908c733c0263440e"
-      "2aa067241aaa433f0bb053c7b31a838504b148f570c0ad62837129e547678c5190341e4f1693956c"
-      "3bf7678318e2d5b5340c9e488eefea198576344afbdf66db5f51204a6961a63ce072c8926c");
+  const Bytes real_auth = HexOrDie(eip8::kAuth2);
   Bytes bad_magic = EncodeModelledAuth(pub_a_.bytes(), pub_b_.bytes());
   bad_magic[2] = 'X';
   ModelledKey not_a_point;
@@ -702,7 +628,7 @@ TEST_F(RlpxConnModelledTest, GarbageInsteadOfTheAuthClosesWithProtocolError) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    hb_ = TestHandler(&q_);
+    hb_ = RecordingHandler(&loop_b_);
     const int64_t t0 = q_.now_ns();
     MakePipe();
     AcceptB();
@@ -740,7 +666,7 @@ TEST_F(RlpxConnModelledTest, GarbageOrAWrongKeyInsteadOfTheAckClosesTheDialer) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    ha_ = TestHandler(&q_);
+    ha_ = RecordingHandler(&loop_a_);
     const int64_t t0 = q_.now_ns();
     MakePipe();
     DialA(pub_b_);

@@ -16,9 +16,11 @@
 #include "core/net/ip.h"
 #include "core/net/pipe.h"
 #include "core/net/transport.h"
+#include "core/rlpx/eip8_vectors_testing.h"
 #include "core/rlpx/frame.h"
 #include "core/rlpx/handshake.h"
 #include "core/rlpx/p2p_protocol.h"
+#include "core/rlpx/rlpx_conn_testing.h"
 #include "core/rng.h"
 #include "gtest/gtest.h"
 #include "sim/event_queue.h"
@@ -29,9 +31,10 @@ namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-// EIP-8's static keys A and B, and a third key for impostors.
-const char kKeyA[] = "49a7b37aa6f6645917e7b807e9d1c00d4fa71f18343b0d4122a4d2df64dd6fee";
-const char kKeyB[] = "b71c71a67e1177ad4e901695e1b4b9ee17ae16c6668d313eac2f96dbcda3f291";
+using eip8::kAuth1;
+using eip8::kAuth2;
+
+// A third key for impostors, besides EIP-8's static keys A and B.
 const char kKeyC[] = "0000000000000000000000000000000000000000000000000000000000000007";
 
 constexpr int64_t kMs = 1000 * 1000;
@@ -47,73 +50,7 @@ Hello MakeHello(const PrivateKey& key, const std::string& name, uint64_t version
   return h;
 }
 
-enum class Answer { kContinue, kHold, kDisconnect };
-
-// Records every handler call with its virtual time and answers the two
-// checkpoints as told. Checks that no handler method runs inside another
-// (which would mean a call into RlpxConn called back inline).
-class TestHandler : public RlpxConn::Handler {
- public:
-  explicit TestHandler(sim::EventQueue* q) : q_(q) {}
-
-  void OnEncryptionHandshake(RlpxConn* c, const PublicKey& remote) override {
-    Enter();
-    enc_remote = remote;
-    enc_ns = q_->now_ns();
-    events.push_back("enc");
-    if (at_enc == Answer::kContinue) c->ContinueHandshake();
-    if (at_enc == Answer::kDisconnect) c->Disconnect(enc_reason);
-    Leave();
-  }
-  void OnHello(RlpxConn* c, const Hello& h) override {
-    Enter();
-    hello = h;
-    hello_ns = q_->now_ns();
-    events.push_back("hello");
-    if (at_hello == Answer::kContinue) c->ContinueHandshake();
-    if (at_hello == Answer::kDisconnect) c->Disconnect(hello_reason);
-    Leave();
-  }
-  void OnMessage(RlpxConn* c, uint64_t code, absl::Span<const uint8_t> payload) override {
-    Enter();
-    messages.emplace_back(code, Bytes(payload.begin(), payload.end()));
-    events.push_back("msg");
-    Leave();
-  }
-  void OnClosed(RlpxConn* c, const CloseInfo& i) override {
-    Enter();
-    ++closed;
-    info = i;
-    closed_ns = q_->now_ns();
-    events.push_back("closed");
-    Leave();
-    if (owner != nullptr) owner->reset();  // The server's usual reaction.
-  }
-
-  Answer at_enc = Answer::kContinue;
-  DisconnectReason enc_reason = DisconnectReason::kRequested;
-  Answer at_hello = Answer::kContinue;
-  DisconnectReason hello_reason = DisconnectReason::kRequested;
-  std::unique_ptr<RlpxConn>* owner = nullptr;
-
-  std::vector<std::string> events;
-  std::optional<PublicKey> enc_remote;
-  std::optional<Hello> hello;
-  std::vector<std::pair<uint64_t, Bytes>> messages;
-  int closed = 0;
-  CloseInfo info{DisconnectReason::kInvalid, false, absl::OkStatus()};
-  int64_t enc_ns = -1, hello_ns = -1, closed_ns = -1;
-
- private:
-  void Enter() {
-    EXPECT_EQ(depth_, 0) << "handler called inside a handler call";
-    ++depth_;
-  }
-  void Leave() { --depth_; }
-
-  sim::EventQueue* q_;
-  int depth_ = 0;
-};
+using Answer = RecordingHandler::Answer;
 
 // A hand-driven RLPx peer on a raw Conn end: runs the encryption handshake
 // with the building blocks, then sends whatever a test tells it (including
@@ -285,8 +222,8 @@ Endpoint Ep(const char* text) { return Endpoint::Parse(text).value(); }
 class RlpxConnTest : public ::testing::Test {
  protected:
   RlpxConnTest()
-      : key_a_(PrivateKey::FromHex(kKeyA).value()),
-        key_b_(PrivateKey::FromHex(kKeyB).value()),
+      : key_a_(PrivateKey::FromHex(eip8::kStaticKeyA).value()),
+        key_b_(PrivateKey::FromHex(eip8::kStaticKeyB).value()),
         key_c_(PrivateKey::FromHex(kKeyC).value()) {}
 
   // A dials B over a fresh pipe.
@@ -318,8 +255,8 @@ class RlpxConnTest : public ::testing::Test {
   PrivateKey key_a_, key_b_, key_c_;
   RngEntropy ent_a_{Rng(1)};
   RngEntropy ent_b_{Rng(2)};
-  TestHandler ha_{&q_};
-  TestHandler hb_{&q_};
+  RecordingHandler ha_{&loop_a_};
+  RecordingHandler hb_{&loop_b_};
   std::unique_ptr<Conn> conn_a_, conn_b_;
   std::unique_ptr<RlpxConn> a_, b_;
 };
@@ -537,7 +474,7 @@ TEST_F(RlpxConnTest, BadFirstMessages) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    hb_ = TestHandler(&q_);
+    hb_ = RecordingHandler(&loop_b_);
     MakePipe();
     AcceptB(MakeHello(key_b_, "node-b"));
     RawPeer raw(&q_, std::move(conn_a_), key_a_, 9);
@@ -703,7 +640,7 @@ TEST_F(RlpxConnTest, HandshakeDeadlineCoversTheCheckpointsAndTheHello) {
   EXPECT_EQ(ha_.closed_ns, 5 * kSec);
 
   // A peer that finishes the encryption handshake but never sends a Hello.
-  hb_ = TestHandler(&q_);
+  hb_ = RecordingHandler(&loop_b_);
   const int64_t t0 = q_.now_ns();
   MakePipe();
   AcceptB(MakeHello(key_b_, "node-b"));
@@ -716,8 +653,8 @@ TEST_F(RlpxConnTest, HandshakeDeadlineCoversTheCheckpointsAndTheHello) {
   EXPECT_EQ(raw.codes(), (std::vector<uint64_t>{kHandshakeMsg}));  // No Disconnect.
 
   // Held at the second checkpoint.
-  ha_ = TestHandler(&q_);
-  hb_ = TestHandler(&q_);
+  ha_ = RecordingHandler(&loop_a_);
+  hb_ = RecordingHandler(&loop_b_);
   hb_.at_hello = Answer::kHold;
   const int64_t t1 = q_.now_ns();
   Connect();
@@ -851,7 +788,7 @@ TEST_F(RlpxConnTest, GarbageInsteadOfAuthClosesTheConnection) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    hb_ = TestHandler(&q_);
+    hb_ = RecordingHandler(&loop_b_);
     MakePipe();
     AcceptB(MakeHello(key_b_, "node-b"));
     RawPeer raw(&q_, std::move(conn_a_), key_a_, 9);
@@ -873,34 +810,13 @@ TEST_F(RlpxConnTest, GarbageInsteadOfAuthClosesTheConnection) {
 // one byte per read: the stream buffering follows PacketSize's lower bounds
 // (and the legacy trial decryption) to exactly one packet.
 TEST_F(RlpxConnTest, PublishedAuthsAreReadFromAByteStream) {
-  const char kAuth1[] =
-      "048ca79ad18e4b0659fab4853fe5bc58eb83992980f4c9cc147d2aa31532efd29a3d3dc6a3d89eaf"
-      "913150cfc777ce0ce4af2758bf4810235f6e6ceccfee1acc6b22c005e9e3a49d6448610a58e98744"
-      "ba3ac0399e82692d67c1f58849050b3024e21a52c9d3b01d871ff5f210817912773e610443a9ef14"
-      "2e91cdba0bd77b5fdf0769b05671fc35f83d83e4d3b0b000c6b2a1b1bba89e0fc51bf4e460df3105"
-      "c444f14be226458940d6061c296350937ffd5e3acaceeaaefd3c6f74be8e23e0f45163cc7ebd7622"
-      "0f0128410fd05250273156d548a414444ae2f7dea4dfca2d43c057adb701a715bf59f6fb66b2d1d2"
-      "0f2c703f851cbf5ac47396d9ca65b6260bd141ac4d53e2de585a73d1750780db4c9ee4cd4d225173"
-      "a4592ee77e2bd94d0be3691f3b406f9bba9b591fc63facc016bfa8";
-  const char kAuth2[] =
-      "01b304ab7578555167be8154d5cc456f567d5ba302662433674222360f08d5f1534499d3678b513b"
-      "0fca474f3a514b18e75683032eb63fccb16c156dc6eb2c0b1593f0d84ac74f6e475f1b8d56116b84"
-      "9634a8c458705bf83a626ea0384d4d7341aae591fae42ce6bd5c850bfe0b999a694a49bbbaf3ef6c"
-      "da61110601d3b4c02ab6c30437257a6e0117792631a4b47c1d52fc0f8f89caadeb7d02770bf999cc"
-      "147d2df3b62e1ffb2c9d8c125a3984865356266bca11ce7d3a688663a51d82defaa8aad69da39ab6"
-      "d5470e81ec5f2a7a47fb865ff7cca21516f9299a07b1bc63ba56c7a1a892112841ca44b6e0034dee"
-      "70c9adabc15d76a54f443593fafdc3b27af8059703f88928e199cb122362a4b35f62386da7caad09"
-      "c001edaeb5f8a06d2b26fb6cb93c52a9fca51853b68193916982358fe1e5369e249875bb8d0d0ec3"
-      "6f917bc5e1eafd5896d46bd61ff23f1a863a8a8dcd54c7b109b771c8e61ec9c8908c733c0263440e"
-      "2aa067241aaa433f0bb053c7b31a838504b148f570c0ad62837129e547678c5190341e4f1693956c"
-      "3bf7678318e2d5b5340c9e488eefea198576344afbdf66db5f51204a6961a63ce072c8926c";
   struct Case {
     const char* hex;
     bool legacy;
   };
   for (const Case& c : {Case{kAuth1, true}, Case{kAuth2, false}}) {
     SCOPED_TRACE(c.legacy ? "legacy" : "eip-8");
-    hb_ = TestHandler(&q_);
+    hb_ = RecordingHandler(&loop_b_);
     hb_.at_enc = Answer::kHold;
     MakePipe();
     AcceptB(MakeHello(key_b_, "node-b"));
@@ -990,7 +906,7 @@ TEST_F(RlpxConnTest, TamperedFramesCloseWithProtocolError) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    hb_ = TestHandler(&q_);
+    hb_ = RecordingHandler(&loop_b_);
     MakePipe();
     AcceptB(MakeHello(key_b_, "node-b"));
     RawPeer raw(&q_, std::move(conn_a_), key_a_, 9);
@@ -1104,8 +1020,8 @@ TEST_F(RlpxConnTest, DestroyingMidHandshakeCallsNothingAfterwards) {
   EXPECT_EQ(ha_.info.reason, DisconnectReason::kNetworkError);
 
   // Right after creation, with the auth in flight both ways.
-  ha_ = TestHandler(&q_);
-  hb_ = TestHandler(&q_);
+  ha_ = RecordingHandler(&loop_a_);
+  hb_ = RecordingHandler(&loop_b_);
   Connect();
   a_.reset();
   b_.reset();
@@ -1131,18 +1047,18 @@ TEST_F(RlpxConnTest, DestroyingInsideHandlerCallbacks) {
   EXPECT_EQ(q_.pending(), 0u);
 }
 
-class DestroyOnMessage : public TestHandler {
+class DestroyOnMessage : public RecordingHandler {
  public:
-  using TestHandler::TestHandler;
+  using RecordingHandler::RecordingHandler;
   void OnMessage(RlpxConn* c, uint64_t code, absl::Span<const uint8_t> payload) override {
-    TestHandler::OnMessage(c, code, payload);
+    RecordingHandler::OnMessage(c, code, payload);
     victim->reset();
   }
   std::unique_ptr<RlpxConn>* victim = nullptr;
 };
 
 TEST_F(RlpxConnTest, DestroyingInsideOnMessageStopsDelivery) {
-  DestroyOnMessage h(&q_);
+  DestroyOnMessage h(&loop_b_);
   h.victim = &b_;
   bool stalled = false;
   MakePipe(absl::ZeroDuration());

@@ -13,6 +13,7 @@
 #include "core/net/mem_network.h"
 #include "core/net/pipe.h"
 #include "core/rlpx/rlpx_conn.h"
+#include "core/rlpx/rlpx_conn_testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "sim/event_queue.h"
@@ -53,34 +54,12 @@ class EventLog : public ServerObserver {
 };
 
 // A bare RLPx endpoint driven by the test (the role of go-ethereum's test
-// transports): it dials or accepts and lets the test decide at each
-// checkpoint.
-class TestPeer : public RlpxConn::Handler {
+// transports): it dials or accepts, records what it sees and continues at
+// each checkpoint unless the test sets at_enc to disconnect.
+class TestPeer : public rlpx::RecordingHandler {
  public:
-  void OnEncryptionHandshake(RlpxConn* c, const PublicKey& remote) override {
-    enc_done = true;
-    remote_key = remote;
-    if (disconnect_at_enc) {
-      c->Disconnect(*disconnect_at_enc);
-    } else {
-      c->ContinueHandshake();
-    }
-  }
-  void OnHello(RlpxConn* c, const Hello& h) override {
-    hello = h;
-    c->ContinueHandshake();
-  }
-  void OnMessage(RlpxConn*, uint64_t code, absl::Span<const uint8_t> payload) override {
-    messages.push_back(absl::StrCat(code, ":", std::string(payload.begin(), payload.end())));
-  }
-  void OnClosed(RlpxConn*, const CloseInfo& info) override { closed = info; }
+  using RecordingHandler::RecordingHandler;
 
-  std::optional<DisconnectReason> disconnect_at_enc;
-  bool enc_done = false;
-  std::optional<PublicKey> remote_key;
-  std::optional<Hello> hello;
-  std::optional<CloseInfo> closed;
-  std::vector<std::string> messages;
   absl::Status dial_error;
   std::unique_ptr<RlpxConn> conn;
 };
@@ -146,7 +125,7 @@ class ServerTest : public ::testing::Test {
   TestPeer& Connect(const char* ip, const PrivateKey& key, std::optional<Hello> hello = {},
                     const char* to = "10.0.0.1:30303") {
     Host& h = FindOrAddHost(ip);
-    auto peer = std::make_unique<TestPeer>();
+    auto peer = std::make_unique<TestPeer>(h.loop.get());
     TestPeer* p = peer.get();
     peers_.push_back(std::move(peer));
     Hello our = hello ? *hello : HelloFor(key);
@@ -181,7 +160,7 @@ class ServerTest : public ::testing::Test {
     Hello our = HelloFor(key);
     auto listener = h.net->Listen(
         Endpoint{Ip(ip), 30303}, [this, lp, kp, our, loop = h.loop.get()](std::unique_ptr<Conn> c) {
-          auto peer = std::make_unique<TestPeer>();
+          auto peer = std::make_unique<TestPeer>(loop);
           peer->conn = RlpxConn::Accept(loop, std::move(c), kp, our, &entropy_, peer.get());
           lp->accepted.push_back(peer.get());
           peers_.push_back(std::move(peer));
@@ -250,8 +229,8 @@ TEST_F(ServerTest, InboundConnectionBecomesPeer) {
   ASSERT_TRUE(client.hello.has_value());
   EXPECT_EQ(client.hello->name, "test-server");
   EXPECT_EQ(client.hello->listen_port, 30303u);
-  EXPECT_EQ(NodeId::FromPublicKey(*client.remote_key), srv.Self().id);
-  EXPECT_FALSE(client.closed.has_value());
+  EXPECT_EQ(NodeId::FromPublicKey(*client.enc_remote), srv.Self().id);
+  EXPECT_EQ(client.closed, 0);
   EXPECT_EQ(srv.Self().ToEnode(),
             absl::StrCat("enode://", DerivePublicKey(*server_key_).ToHex(), "@10.0.0.1:30303"));
 }
@@ -275,9 +254,9 @@ TEST_F(ServerTest, AddPeerDialsAndRemovePeerDrops) {
   srv.RemovePeer(remote.node);
   RunFor(absl::Seconds(2));
   EXPECT_EQ(srv.PeerCount(), 0);
-  ASSERT_TRUE(remote.accepted[0]->closed.has_value());
-  EXPECT_EQ(remote.accepted[0]->closed->reason, DisconnectReason::kRequested);
-  EXPECT_TRUE(remote.accepted[0]->closed->remote_requested);
+  ASSERT_GT(remote.accepted[0]->closed, 0);
+  EXPECT_EQ(remote.accepted[0]->info.reason, DisconnectReason::kRequested);
+  EXPECT_TRUE(remote.accepted[0]->info.remote_requested);
   // Never dialed again.
   RunFor(absl::Minutes(2));
   EXPECT_EQ(remote.accepted.size(), 1u);
@@ -304,9 +283,9 @@ TEST_F(ServerTest, AtCapOnlyTrustedPass) {
   TestPeer& extra = Connect("10.0.0.20", NewKey());
   RunFor(absl::Seconds(2));
   EXPECT_EQ(srv.PeerCount(), 3);
-  ASSERT_TRUE(extra.closed.has_value());
-  EXPECT_EQ(extra.closed->reason, DisconnectReason::kTooManyPeers);
-  EXPECT_TRUE(extra.closed->remote_requested);
+  ASSERT_GT(extra.closed, 0);
+  EXPECT_EQ(extra.info.reason, DisconnectReason::kTooManyPeers);
+  EXPECT_TRUE(extra.info.remote_requested);
   EXPECT_FALSE(extra.hello.has_value());  // Rejected before the Hello.
   EXPECT_EQ(log_.all.back().stage, "posthandshake");
 
@@ -315,7 +294,7 @@ TEST_F(ServerTest, AtCapOnlyTrustedPass) {
   srv.AddTrustedPeer(trusted);
   TestPeer& t = Connect("10.0.0.21", tk);
   RunFor(absl::Seconds(2));
-  EXPECT_FALSE(t.closed.has_value());
+  EXPECT_EQ(t.closed, 0);
   ASSERT_EQ(srv.PeerCount(), 4);
   auto find = [&](const NodeId& id) {
     for (const PeerInfo& p : srv.Peers()) {
@@ -341,11 +320,11 @@ TEST_F(ServerTest, MaxPeersZeroRejectsAllButTrusted) {
   EXPECT_EQ(srv.MaxDialedConns(), 0);
   TestPeer& a = Connect("10.0.0.2", NewKey());
   RunFor(absl::Seconds(1));
-  ASSERT_TRUE(a.closed.has_value());
-  EXPECT_EQ(a.closed->reason, DisconnectReason::kTooManyPeers);
+  ASSERT_GT(a.closed, 0);
+  EXPECT_EQ(a.info.reason, DisconnectReason::kTooManyPeers);
   TestPeer& t = Connect("10.0.0.3", tk);
   RunFor(absl::Seconds(1));
-  EXPECT_FALSE(t.closed.has_value());
+  EXPECT_EQ(t.closed, 0);
   ASSERT_EQ(srv.PeerCount(), 1);
   EXPECT_TRUE(srv.Peers()[0].trusted());
 }
@@ -363,8 +342,8 @@ TEST_F(ServerTest, InboundLimitLeavesRoomForDialedPeers) {
     RunFor(absl::Seconds(1));
   }
   EXPECT_EQ(srv.InboundCount(), 3);
-  ASSERT_TRUE(clients[3]->closed.has_value());
-  EXPECT_EQ(clients[3]->closed->reason, DisconnectReason::kTooManyPeers);
+  ASSERT_GT(clients[3]->closed, 0);
+  EXPECT_EQ(clients[3]->info.reason, DisconnectReason::kTooManyPeers);
   // The dialed slot is still usable.
   Listening& remote = ListenAt("10.0.0.9", NewKey());
   srv.AddPeer(remote.node);
@@ -427,9 +406,9 @@ TEST_F(ServerTest, SetupConnWrongHelloIdentity) {
   TestPeer& c = Connect("10.0.0.2", ck, HelloFor(NewKey()));
   RunFor(absl::Seconds(1));
   EXPECT_EQ(srv.PeerCount(), 0);
-  ASSERT_TRUE(c.closed.has_value());
-  EXPECT_EQ(c.closed->reason, DisconnectReason::kUnexpectedIdentity);
-  EXPECT_TRUE(c.closed->remote_requested);
+  ASSERT_GT(c.closed, 0);
+  EXPECT_EQ(c.info.reason, DisconnectReason::kUnexpectedIdentity);
+  EXPECT_TRUE(c.info.remote_requested);
   EXPECT_EQ(log_.all.back().stage, "protocol");
   EXPECT_EQ(log_.all.back().reason, DisconnectReason::kUnexpectedIdentity);
 }
@@ -437,7 +416,8 @@ TEST_F(ServerTest, SetupConnWrongHelloIdentity) {
 TEST_F(ServerTest, SetupConnDisconnectDuringProtocolHandshake) {
   Server& srv = StartServer(BaseConfig(NewKey()));
   TestPeer& c = Connect("10.0.0.2", NewKey());
-  c.disconnect_at_enc = DisconnectReason::kUselessPeer;
+  c.at_enc = TestPeer::Answer::kDisconnect;
+  c.enc_reason = DisconnectReason::kUselessPeer;
   RunFor(absl::Seconds(1));
   EXPECT_EQ(srv.PeerCount(), 0);
   ASSERT_EQ(log_.all.size(), 1u);
@@ -452,8 +432,8 @@ TEST_F(ServerTest, SetupConnSelfBeforeProtocolHandshake) {
   TestPeer& c = Connect("10.0.0.2", key);  // Our own identity.
   RunFor(absl::Seconds(1));
   EXPECT_EQ(srv.PeerCount(), 0);
-  ASSERT_TRUE(c.closed.has_value());
-  EXPECT_EQ(c.closed->reason, DisconnectReason::kSelf);
+  ASSERT_GT(c.closed, 0);
+  EXPECT_EQ(c.info.reason, DisconnectReason::kSelf);
   EXPECT_FALSE(c.hello.has_value());
   EXPECT_EQ(log_.all.back().stage, "posthandshake");
 }
@@ -464,8 +444,8 @@ TEST_F(ServerTest, SetupConnNoMatchingCapabilities) {
   TestPeer& c = Connect("10.0.0.2", ck, HelloFor(ck, {{"tst", 2}, {"zzz", 1}}));
   RunFor(absl::Seconds(1));
   EXPECT_EQ(srv.PeerCount(), 0);
-  ASSERT_TRUE(c.closed.has_value());
-  EXPECT_EQ(c.closed->reason, DisconnectReason::kUselessPeer);
+  ASSERT_GT(c.closed, 0);
+  EXPECT_EQ(c.info.reason, DisconnectReason::kUselessPeer);
   EXPECT_TRUE(c.hello.has_value());  // Rejected after the Hello exchange.
   EXPECT_EQ(log_.all.back().stage, "addpeer");
 }
@@ -478,8 +458,8 @@ TEST_F(ServerTest, AlreadyConnectedIsRejected) {
   TestPeer& second = Connect("10.0.0.3", ck);
   RunFor(absl::Seconds(1));
   EXPECT_EQ(srv.PeerCount(), 1);
-  ASSERT_TRUE(second.closed.has_value());
-  EXPECT_EQ(second.closed->reason, DisconnectReason::kAlreadyConnected);
+  ASSERT_GT(second.closed, 0);
+  EXPECT_EQ(second.info.reason, DisconnectReason::kAlreadyConnected);
 }
 
 // go-ethereum TestServerInboundThrottle: a second inbound connection from
@@ -492,8 +472,8 @@ TEST_F(ServerTest, InboundThrottlePerPublicIp) {
   EXPECT_TRUE(first.hello.has_value());
   TestPeer& second = Connect("203.0.113.7", NewKey());
   RunFor(absl::Seconds(1));
-  EXPECT_FALSE(second.enc_done);
-  ASSERT_TRUE(second.closed.has_value());
+  EXPECT_FALSE(second.enc_remote.has_value());
+  ASSERT_GT(second.closed, 0);
   EXPECT_EQ(srv.PeerCount(), 1);
   EXPECT_EQ(log_.events.back(), "inbound-rejected 203.0.113.7 too many attempts");
   EXPECT_EQ(srv.stats().inbound_rejected.at("too many attempts"), 1);
@@ -511,7 +491,7 @@ TEST_F(ServerTest, InboundThrottlePerPublicIp) {
   ASSERT_EQ(Elapsed(), absl::Seconds(29));
   TestPeer& early = Connect("203.0.113.7", NewKey());
   RunFor(absl::Seconds(1));
-  EXPECT_FALSE(early.enc_done);
+  EXPECT_FALSE(early.enc_remote.has_value());
   EXPECT_EQ(srv.stats().inbound_rejected.at("too many attempts"), 2);
   // After 30 s it is let in again.
   RunFor(absl::Seconds(1));
@@ -528,7 +508,7 @@ TEST_F(ServerTest, NetRestrictRejectsInbound) {
   TestPeer& out = Connect("10.0.9.1", NewKey());
   TestPeer& in = Connect("10.0.0.2", NewKey());
   RunFor(absl::Seconds(1));
-  EXPECT_FALSE(out.enc_done);
+  EXPECT_FALSE(out.enc_remote.has_value());
   EXPECT_TRUE(in.hello.has_value());
   EXPECT_EQ(srv.PeerCount(), 1);
   EXPECT_EQ(srv.stats().inbound_rejected.at("not in netrestrict list"), 1);
@@ -553,7 +533,7 @@ TEST_F(ServerTest, PendingPeerTokensBoundAccepts) {
   RunFor(absl::Milliseconds(100));
   TestPeer& waiting = Connect("10.0.0.3", NewKey());
   RunFor(absl::Seconds(4));
-  EXPECT_FALSE(waiting.enc_done);
+  EXPECT_FALSE(waiting.enc_remote.has_value());
   EXPECT_EQ(srv.PendingConnections(), 1);
   RunFor(absl::Seconds(2));  // The silent one times out at 5 s.
   EXPECT_TRUE(waiting.hello.has_value());
@@ -578,11 +558,11 @@ TEST_F(ServerTest, StopSendsQuittingAndCannotRestart) {
   EXPECT_TRUE(stopped);
   EXPECT_TRUE(srv.stopped());
   for (TestPeer* p : {&a, &b}) {
-    ASSERT_TRUE(p->closed.has_value());
-    EXPECT_EQ(p->closed->reason, DisconnectReason::kQuitting);
-    EXPECT_TRUE(p->closed->remote_requested);
+    ASSERT_GT(p->closed, 0);
+    EXPECT_EQ(p->info.reason, DisconnectReason::kQuitting);
+    EXPECT_TRUE(p->info.remote_requested);
   }
-  EXPECT_TRUE(pending.closed.has_value());
+  EXPECT_GT(pending.closed, 0);
   EXPECT_EQ(srv.PeerCount(), 0);
   EXPECT_EQ(srv.PendingConnections(), 0);
   absl::Status s = srv.Start();
@@ -591,7 +571,7 @@ TEST_F(ServerTest, StopSendsQuittingAndCannotRestart) {
   // Nothing listens any more.
   TestPeer& late = Connect("10.0.0.5", NewKey());
   RunFor(absl::Seconds(1));
-  EXPECT_FALSE(late.enc_done);
+  EXPECT_FALSE(late.enc_remote.has_value());
   EXPECT_EQ(late.dial_error.code(), absl::StatusCode::kUnavailable);
 }
 
@@ -650,7 +630,7 @@ TEST_F(ServerTest, ProtocolMessagesUseOffsetsAndErrorsDisconnect) {
   ASSERT_TRUE(c.conn->Send(0x14, payload).ok());
   RunFor(absl::Seconds(1));
   EXPECT_THAT(plog, ElementsAre("aaa 0", "bbb 1"));
-  EXPECT_THAT(c.messages, ElementsAre("17:hi", "21:hi"));
+  EXPECT_THAT(c.MessageTexts(), ElementsAre("17:hi", "21:hi"));
   ASSERT_EQ(conns.size(), 1u);
   EXPECT_EQ(conns[0]->Send(5, payload).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(conns[0]->node().id, NodeId::FromPublicKey(DerivePublicKey(ck)));
@@ -660,8 +640,8 @@ TEST_F(ServerTest, ProtocolMessagesUseOffsetsAndErrorsDisconnect) {
 
   ASSERT_TRUE(c.conn->Send(0x16, payload).ok());  // bbb code 3: the session fails.
   RunFor(absl::Seconds(1));
-  ASSERT_TRUE(c.closed.has_value());
-  EXPECT_EQ(c.closed->reason, DisconnectReason::kSubprotocolError);
+  ASSERT_GT(c.closed, 0);
+  EXPECT_EQ(c.info.reason, DisconnectReason::kSubprotocolError);
   // Sessions close in capability (offset) order.
   EXPECT_THAT(plog, ElementsAre("aaa 0", "bbb 1", "bbb 3", "aaa closed subprotocol error",
                                 "bbb closed subprotocol error"));
@@ -676,8 +656,8 @@ TEST_F(ServerTest, MessageCodeOutOfRangeIsProtocolError) {
   ASSERT_EQ(srv.PeerCount(), 1);
   ASSERT_TRUE(c.conn->Send(0x14, std::vector<uint8_t>{1}).ok());
   RunFor(absl::Seconds(1));
-  ASSERT_TRUE(c.closed.has_value());
-  EXPECT_EQ(c.closed->reason, DisconnectReason::kProtocolError);
+  ASSERT_GT(c.closed, 0);
+  EXPECT_EQ(c.info.reason, DisconnectReason::kProtocolError);
 }
 
 // Pings keep an idle peer alive far beyond the 30 s read timeout.
@@ -686,7 +666,7 @@ TEST_F(ServerTest, IdlePeerStaysConnected) {
   TestPeer& c = Connect("10.0.0.2", NewKey());
   RunFor(absl::Minutes(5));
   EXPECT_EQ(srv.PeerCount(), 1);
-  EXPECT_FALSE(c.closed.has_value());
+  EXPECT_EQ(c.closed, 0);
 }
 
 // Two servers with each other as static nodes, either dialer generation:
