@@ -676,22 +676,76 @@ std::unique_ptr<NodeIterator> UdpV4::NewLookupIterator() {
   return std::make_unique<LookupIterator>(this);
 }
 
+namespace {
+
+// The node a verified record describes, falling back to `asked` (the node
+// that answered with it) for an address or port the record lacks.
+Node NodeFromRecord(const enr::Record& rec, const Node& asked) {
+  absl::StatusOr<Node> n = rec.ToNode();
+  if (!n.ok() || !n->has_ip()) return asked;
+  if (n->udp == 0) n->udp = asked.udp;
+  if (n->tcp == 0) n->tcp = asked.tcp;
+  return *std::move(n);
+}
+
+bool SameEndpoint(const Node& a, const Node& b) { return a.ip == b.ip && a.udp == b.udp; }
+
+}  // namespace
+
 void UdpV4::Resolve(const Node& node, ResolveCallback done) {
-  // go-ethereum v1.8.24 Table.Resolve: the table's record needs no traffic.
-  if (const TableEntry* e = table_.Get(node.id)) {
-    PostChecked([done = std::move(done), n = e->node]() mutable { done(std::move(n)); });
+  // go-ethereum's UDPv4.Resolve. First ask the node itself: this works while
+  // it is still at the endpoint we have.
+  if (!node.has_ip() || node.udp == 0) {
+    ResolveFromTable(node, std::move(done));
     return;
   }
-  NodeId want = node.id;
-  Lookup(node.pubkey.bytes(), [want, done = std::move(done)](std::vector<Node> found) mutable {
-    for (Node& n : found) {
-      if (n.id == want) {
-        done(std::move(n));
-        return;
-      }
+  RequestENR(node, [this, node, done = std::move(done)](absl::StatusOr<enr::Record> r) mutable {
+    if (r.ok()) {
+      done(NodeFromRecord(*r, node));
+      return;
     }
-    done(std::nullopt);
+    ResolveFromTable(node, std::move(done));
   });
+}
+
+void UdpV4::ResolveFromTable(const Node& node, ResolveCallback done) {
+  // Then the table's record, if it names another endpoint (the node may
+  // have moved and bonded with us from its new one).
+  const TableEntry* e = table_.Get(node.id);
+  if (e == nullptr || SameEndpoint(e->node, node)) {
+    ResolveByLookup(node, std::move(done));
+    return;
+  }
+  Node in_table = e->node;
+  RequestENR(in_table, [this, node, in_table,
+                        done = std::move(done)](absl::StatusOr<enr::Record> r) mutable {
+    if (r.ok()) {
+      done(NodeFromRecord(*r, in_table));
+      return;
+    }
+    ResolveByLookup(node, std::move(done));
+  });
+}
+
+void UdpV4::ResolveByLookup(const Node& node, ResolveCallback done) {
+  // Last, a lookup of its key: the nodes closest to it know where it is
+  // now. The answer must still come from the node itself.
+  NodeId want = node.id;
+  Lookup(node.pubkey.bytes(),
+         [this, want, done = std::move(done)](std::vector<Node> found) mutable {
+           for (const Node& n : found) {
+             if (n.id != want) continue;
+             RequestENR(n, [n, done = std::move(done)](absl::StatusOr<enr::Record> r) mutable {
+               if (r.ok()) {
+                 done(NodeFromRecord(*r, n));
+               } else {
+                 done(std::nullopt);
+               }
+             });
+             return;
+           }
+           done(std::nullopt);
+         });
 }
 
 int UdpV4::ReadRandomNodes(absl::Span<Node> out) {

@@ -251,8 +251,17 @@ class UdpV4 : public NodeResolver, public DiscoveryTable {
   // Must be destroyed before this UdpV4.
   std::unique_ptr<NodeIterator> NewLookupIterator();
 
-  // NodeResolver: the table's entry for node.id if any; else a lookup of
-  // its key, returning the found record with that ID, or nullopt.
+  // NodeResolver, as go-ethereum's UDPv4.Resolve: the node's own record
+  // (RequestENR) from, in turn, the endpoint given, the table's entry if it
+  // names another endpoint, and the node with that ID found by a lookup of
+  // its key; nullopt if none answers. The result is the record's endpoint
+  // (a port or address the record lacks is taken from the node that sent
+  // it). Unlike v1.8.24's Table.Resolve, which both dialers used to call,
+  // a table entry is never returned unasked: a node that moved would be
+  // redialled at its old address for as long as the stale entry lived.
+  // While our table holds a stale record, the lookup ends at it too (a
+  // lookup keeps the first record it sees per ID), so the answer is nullopt
+  // until revalidation drops the entry or the node bonds with us again.
   void Resolve(const Node& node, ResolveCallback done) override;
 
   // DiscoveryTable (the v1.8.24 dialer).
@@ -298,6 +307,10 @@ class UdpV4 : public NodeResolver, public DiscoveryTable {
   void FinishPending(uint64_t id, absl::Status status);
 
   void SendFindNode(const Node& n, const EncodedPubkey& target, FindNodeCallback done);
+
+  // Resolve's second and third steps.
+  void ResolveFromTable(const Node& node, ResolveCallback done);
+  void ResolveByLookup(const Node& node, ResolveCallback done);
   void FindNodeDone(const Node& n, bool useful);
 
   // Lookup driving.

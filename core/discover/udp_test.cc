@@ -83,15 +83,32 @@ class World {
   static IpAddress IpFor(int i) { return IpAddress::V4(10, 0, i / 250, i % 250 + 1); }
 
   UdpV4* AddNode(const IpAddress& ip, UdpV4Config cfg = {}) {
-    Network* net = AddHost(ip);
     RngEntropy ent(rng_.Fork());
-    PrivateKey key = PrivateKey::Generate(ent);
+    return AddNodeWithKey(ip, PrivateKey::Generate(ent), cfg);
+  }
+
+  UdpV4* AddNodeWithKey(const IpAddress& ip, const PrivateKey& key, UdpV4Config cfg = {}) {
+    Network* net = AddHost(ip);
     auto u = UdpV4::Create(
         loops_.back().get(), net, Endpoint{ip, kPort}, key, kPort, [this] { return UnixNow(); },
         rng_.Fork(), cfg);
     EXPECT_TRUE(u.ok()) << u.status();
     udps_.push_back(std::move(*u));
+    keys_.push_back(key);
     return udps_.back().get();
+  }
+
+  // The node stops (its socket closes; its host stays, silent) and comes
+  // back with the same key at new_ip.
+  UdpV4* Move(UdpV4* node, const IpAddress& new_ip) {
+    for (size_t i = 0; i < udps_.size(); ++i) {
+      if (udps_[i].get() != node) continue;
+      const PrivateKey key = keys_[i];
+      udps_[i].reset();
+      return AddNodeWithKey(new_ip, key);
+    }
+    ADD_FAILURE() << "no such node";
+    return nullptr;
   }
 
   RawPeer* AddRaw(const IpAddress& ip) {
@@ -158,6 +175,7 @@ class World {
   std::vector<std::unique_ptr<sim::SimLoop>> loops_;
   std::vector<std::unique_ptr<Network>> nets_;
   std::vector<std::unique_ptr<UdpV4>> udps_;
+  std::vector<PrivateKey> keys_;  // Of udps_[i].
   std::vector<std::unique_ptr<RawPeer>> raws_;
 };
 
@@ -611,6 +629,80 @@ TEST(UdpV4Test, SeedKeepsTheNewestThirtyWithinFiveDays) {
     EXPECT_EQ(k.findnode_failures, bonded ? 2 : 0);
     ASSERT_EQ(k.last_pong.has_value(), bonded);
   }
+}
+
+TEST(UdpV4Test, ResolveFindsAMovedNode) {
+  // Twelve nodes: every lookup asks all of them (it keeps the 16 closest).
+  World w(31);
+  std::vector<UdpV4*> nodes;
+  for (int i = 0; i < 12; ++i) nodes.push_back(w.AddNode(World::IpFor(i + 1)));
+  nodes[0]->Start({});
+  for (int i = 1; i < 12; ++i) nodes[i]->Start({nodes[0]->Self()});
+  w.RunFor(absl::Seconds(10));
+
+  UdpV4* u = nodes[1];
+  UdpV4* m = nodes[5];
+  const Node old_m = m->Self();
+  ASSERT_TRUE(u->table().Contains(old_m.id));
+
+  // Before the move, the node answers at its endpoint: one ENR request.
+  std::optional<std::optional<Node>> resolved;
+  u->Resolve(old_m, [&](std::optional<Node> r) { resolved = std::move(r); });
+  w.RunFor(absl::Seconds(1));
+  ASSERT_TRUE(resolved.has_value() && resolved->has_value());
+  EXPECT_EQ(**resolved, old_m);
+  ASSERT_EQ(u->stats().sent.count("ENRREQUEST/v4"), 1u);
+  EXPECT_EQ(u->stats().sent.at("ENRREQUEST/v4"), 1);
+
+  // It moves (same key, new address) and bonds with nodes[0] only, so
+  // nodes[0] knows the new endpoint while the others' tables have the old.
+  UdpV4* moved = w.Move(m, World::IpFor(200));
+  std::optional<absl::Status> pinged;
+  moved->Ping(nodes[0]->Self(), [&](absl::Status s) { pinged = s; });
+  w.RunFor(absl::Seconds(1));
+  ASSERT_TRUE(pinged.has_value() && pinged->ok());
+  ASSERT_TRUE(nodes[0]->table().Contains(old_m.id));
+  EXPECT_EQ(nodes[0]->table().Get(old_m.id)->node.ip, World::IpFor(200));
+
+  // nodes[0] asks the old endpoint (silent), then its table's newer entry,
+  // which answers with the record: the new endpoint.
+  resolved.reset();
+  nodes[0]->Resolve(old_m, [&](std::optional<Node> r) { resolved = std::move(r); });
+  w.RunFor(absl::Seconds(5));
+  ASSERT_TRUE(resolved.has_value());
+  ASSERT_TRUE(resolved->has_value()) << "the moved node was not found via the table";
+  EXPECT_EQ(**resolved, moved->Self());
+
+  // u still has the stale entry: asked, it is silent, and a lookup ends at
+  // the same stale record (lookups keep the first record seen per ID, as
+  // in go-ethereum), so nothing unverified comes back.
+  ASSERT_EQ(u->table().Get(old_m.id)->node.ip, old_m.ip);
+  resolved.reset();
+  u->Resolve(old_m, [&](std::optional<Node> r) { resolved = std::move(r); });
+  w.RunFor(absl::Seconds(20));
+  ASSERT_TRUE(resolved.has_value());
+  EXPECT_FALSE(resolved->has_value());
+
+  // Once the moved node rejoins (bootstrap and refresh lookups, bonding
+  // with every node it asks), u's table has the new endpoint and Resolve
+  // confirms it with the node's record.
+  moved->Start({nodes[0]->Self()});
+  w.RunFor(absl::Seconds(2));
+  ASSERT_EQ(u->table().Get(old_m.id)->node.ip, World::IpFor(200));
+  resolved.reset();
+  u->Resolve(old_m, [&](std::optional<Node> r) { resolved = std::move(r); });
+  w.RunFor(absl::Seconds(5));
+  ASSERT_TRUE(resolved.has_value());
+  ASSERT_TRUE(resolved->has_value()) << "the moved node was not found";
+  EXPECT_EQ(**resolved, moved->Self());
+
+  // A node that is gone for good resolves to nothing.
+  Node gone = w.FakeNode(World::IpFor(250));
+  resolved.reset();
+  u->Resolve(gone, [&](std::optional<Node> r) { resolved = std::move(r); });
+  w.RunFor(absl::Seconds(20));
+  ASSERT_TRUE(resolved.has_value());
+  EXPECT_FALSE(resolved->has_value());
 }
 
 TEST(UdpV4Test, DeterministicAcrossRuns) {
