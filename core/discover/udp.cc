@@ -717,14 +717,14 @@ void UdpV4::ResolveFromTable(const Node& node, ResolveCallback done) {
     return;
   }
   Node in_table = e->node;
-  RequestENR(in_table, [this, node, in_table,
-                        done = std::move(done)](absl::StatusOr<enr::Record> r) mutable {
-    if (r.ok()) {
-      done(NodeFromRecord(*r, in_table));
-      return;
-    }
-    ResolveByLookup(node, std::move(done));
-  });
+  RequestENR(in_table,
+             [this, node, in_table, done = std::move(done)](absl::StatusOr<enr::Record> r) mutable {
+               if (r.ok()) {
+                 done(NodeFromRecord(*r, in_table));
+                 return;
+               }
+               ResolveByLookup(node, std::move(done));
+             });
 }
 
 void UdpV4::ResolveByLookup(const Node& node, ResolveCallback done) {

@@ -381,6 +381,35 @@ TEST(UdpV4Test, BadPacketsCountedAndIgnored) {
   EXPECT_EQ(c->undecodable, 0);
 }
 
+TEST(UdpV4Test, ReplayedRepliesAreDroppedAsUnsolicited) {
+  World w(6);
+  UdpV4* a = w.AddNode(World::IpFor(1));
+  RawPeer* c = w.AddRaw(World::IpFor(3));
+  std::optional<absl::Status> pinged;
+  a->Ping(c->node, [&](absl::Status s) { pinged = s; });
+  w.RunFor(2 * kLatency);
+  auto pings = c->OfType(kPingPacket);
+  ASSERT_EQ(pings.size(), 1u);
+  Pong pong;
+  pong.to = WireEndpoint{a->Self().ip, kPort, 0};
+  pong.ping_hash = pings[0]->hash;
+  pong.expiration = w.Exp();
+  const std::vector<uint8_t> pong_bytes = c->Encode(pong);
+  c->SendBytes(a->Self(), pong_bytes);
+  w.RunFor(2 * kLatency);
+  ASSERT_TRUE(pinged.has_value() && pinged->ok());
+  EXPECT_EQ(a->stats().received.at("PONG/v4"), 1);
+
+  // The same datagram again, twice, within its expiration: nothing waits
+  // for it any more.
+  c->SendBytes(a->Self(), pong_bytes);
+  c->SendBytes(a->Self(), pong_bytes);
+  w.RunFor(2 * kLatency);
+  EXPECT_EQ(a->stats().Dropped(kDropUnsolicited), 2);
+  EXPECT_EQ(a->stats().received.at("PONG/v4"), 3);  // Decoded, then dropped.
+  EXPECT_TRUE(a->IsBonded(c->node.id, c->node.ip));
+}
+
 TEST(UdpV4Test, PingTimesOutAfter500ms) {
   World w(6);
   UdpV4* a = w.AddNode(World::IpFor(1));
