@@ -10,6 +10,7 @@
 #include "core/discover/udp.h"
 #include "core/hex.h"
 #include "core/rlpx/p2p_protocol.h"
+#include "core/dial/node_iterator.h"
 #include "core/server/server.h"
 
 namespace p2p::sim {
@@ -538,7 +539,11 @@ void World::StartDiscv4(SimNode& n, const std::vector<Node>& bootnodes) {
   ABSL_RAW_CHECK(udp.ok(), "world: discv4 failed to open its socket");
   n.discv4 = *std::move(udp);
   n.discv4->Start(bootnodes);
-  n.discv4_iterator = n.discv4->NewLookupIterator();
+  // As go-ethereum's setupDiscovery: the dialer reads a FairMix of the
+  // discovery sources (here the one lookup iterator).
+  auto mix = std::make_unique<FairMix>(n.loop.get(), kDiscmixTimeout);
+  mix->AddSource(n.discv4->NewLookupIterator());
+  n.discv4_iterator = std::move(mix);
 }
 
 namespace {

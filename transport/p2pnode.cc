@@ -32,6 +32,7 @@
 #include "core/json_writer.h"
 #include "core/log.h"
 #include "core/server/admin_api.h"
+#include "core/dial/node_iterator.h"
 #include "core/server/server.h"
 #include "transport/dns_resolver.h"
 #include "transport/epoll_loop.h"
@@ -180,7 +181,11 @@ int Run(int argc, char** argv) {
       return 1;
     }
     disc = *std::move(u);
-    lookups = disc->NewLookupIterator();
+    // As go-ethereum's setupDiscovery: the dialer reads a FairMix of the
+    // discovery sources (here the one discv4 lookup iterator).
+    auto mix = std::make_unique<FairMix>(loop->get(), kDiscmixTimeout);
+    mix->AddSource(disc->NewLookupIterator());
+    lookups = std::move(mix);
     deps.candidates = lookups.get();
     deps.table = disc.get();
     deps.resolver = disc.get();

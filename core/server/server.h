@@ -73,6 +73,10 @@ namespace p2p {
 inline constexpr absl::Duration kInboundThrottleTime = absl::Seconds(30);
 inline constexpr int kDefaultMaxPeers = 50;
 inline constexpr absl::Duration kBootnodeCandidateInterval = absl::Seconds(1);
+// go-ethereum's discmixTimeout: how long the discovery mix (a FairMix over
+// the discovery sources, whose output is ServerDeps::candidates) waits for
+// one source before taking a node from another.
+inline constexpr absl::Duration kDiscmixTimeout = absl::Seconds(5);
 
 struct ServerConfig {
   std::optional<PrivateKey> key;  // Required: the node key.
