@@ -1,5 +1,6 @@
 #include "sim/event_queue.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/base/internal/raw_logging.h"
@@ -37,8 +38,7 @@ TimerId EventQueue::Schedule(int64_t at_ns, Callback fn, OwnerId owner) {
   s.live = true;
   ++live_;
   ++owner_live_[owner];
-  heap_.push_back(HeapEntry{at_ns, next_seq_++, slot});
-  SiftUp(heap_.size() - 1);
+  Push(Entry{static_cast<uint64_t>(at_ns), next_seq_++, slot});
   return MakeId(slot, s.generation);
 }
 
@@ -71,58 +71,92 @@ void EventQueue::KillOwner(OwnerId owner) {
   owner_live_[owner] = 0;
 }
 
-void EventQueue::SiftUp(size_t i) {
-  HeapEntry e = heap_[i];
-  while (i > 0) {
-    size_t parent = (i - 1) / 2;
-    if (!Before(e, heap_[parent])) break;
-    heap_[i] = heap_[parent];
-    i = parent;
+namespace {
+// Orders std::*_heap as a min-heap on (time, seq).
+struct LaterFirst {
+  template <typename E>
+  bool operator()(const E& a, const E& b) const {
+    return b.time_ns < a.time_ns || (b.time_ns == a.time_ns && b.seq < a.seq);
   }
-  heap_[i] = e;
+};
+}  // namespace
+
+void EventQueue::Push(const Entry& e) {
+  ++entries_;
+  if (e.time_ns < base_ns_) {
+    below_.push_back(e);
+    std::push_heap(below_.begin(), below_.end(), LaterFirst());
+    return;
+  }
+  const int b = BucketOf(e.time_ns);
+  buckets_[b].push_back(e);
+  if (b != 0) nonempty_ |= uint64_t{1} << (b - 1);
 }
 
-void EventQueue::SiftDown(size_t i) {
-  const size_t n = heap_.size();
-  HeapEntry e = heap_[i];
-  for (;;) {
-    size_t child = 2 * i + 1;
-    if (child >= n) break;
-    if (child + 1 < n && Before(heap_[child + 1], heap_[child])) ++child;
-    if (!Before(heap_[child], e)) break;
-    heap_[i] = heap_[child];
-    i = child;
+bool EventQueue::Refill() {
+  if (!below_.empty()) return true;
+  std::vector<Entry>& zero = buckets_[0];
+  if (front_ < zero.size()) return true;
+  zero.clear();
+  front_ = 0;
+  if (nonempty_ == 0) return false;
+  // The lowest non-empty bucket holds the earliest entries; its minimum
+  // becomes the new base, and every entry in it then differs from the base
+  // in a lower bit, so each lands in a lower bucket (the minimum in 0).
+  const int i = __builtin_ctzll(nonempty_) + 1;
+  nonempty_ &= nonempty_ - 1;
+  std::vector<Entry>& src = buckets_[i];
+  uint64_t min_ns = UINT64_MAX;
+  for (const Entry& e : src) min_ns = std::min(min_ns, e.time_ns);
+  base_ns_ = min_ns;
+  for (const Entry& e : src) {
+    const int b = BucketOf(e.time_ns);
+    buckets_[b].push_back(e);
+    if (b != 0) nonempty_ |= uint64_t{1} << (b - 1);
   }
-  heap_[i] = e;
+  src.clear();
+  // Entries at the base time came from several buckets: restore FIFO order.
+  // Later pushes at the base time carry larger sequences and just append.
+  if (zero.size() > 1) {
+    std::sort(zero.begin(), zero.end(),
+              [](const Entry& a, const Entry& b) { return a.seq < b.seq; });
+  }
+  return true;
 }
 
-void EventQueue::PopTop() {
-  heap_[0] = heap_.back();
-  heap_.pop_back();
-  if (!heap_.empty()) SiftDown(0);
+void EventQueue::PopFront() {
+  --entries_;
+  if (!below_.empty()) {
+    std::pop_heap(below_.begin(), below_.end(), LaterFirst());
+    below_.pop_back();
+  } else {
+    ++front_;
+  }
 }
 
 bool EventQueue::SkipDead() {
-  while (!heap_.empty()) {
-    uint32_t slot = heap_[0].slot;
+  while (Refill()) {
+    const uint32_t slot = Front().slot;
     Slot& s = slots_[slot];
     if (IsLive(s)) return true;
-    // Cancelled, or its owner was killed: free the slot now that no heap
-    // entry refers to it.
+    // Cancelled, or its owner was killed: free the slot now that no entry
+    // refers to it.
     s.live = false;
     s.fn = nullptr;
     free_slots_.push_back(slot);
-    PopTop();
+    PopFront();
   }
   return false;
 }
 
-int64_t EventQueue::NextEventTime() { return SkipDead() ? heap_[0].time_ns : -1; }
+int64_t EventQueue::NextEventTime() {
+  return SkipDead() ? static_cast<int64_t>(Front().time_ns) : -1;
+}
 
 bool EventQueue::RunNext() {
   if (!SkipDead()) return false;
-  HeapEntry top = heap_[0];
-  PopTop();
+  const Entry top = Front();
+  PopFront();
   Slot& s = slots_[top.slot];
   Callback fn = std::move(s.fn);
   s.fn = nullptr;
@@ -130,15 +164,20 @@ bool EventQueue::RunNext() {
   --live_;
   --owner_live_[s.owner];
   free_slots_.push_back(top.slot);
-  now_ns_ = top.time_ns;
+  now_ns_ = static_cast<int64_t>(top.time_ns);
   ++events_run_;
-  fn();  // May schedule into (and reallocate) slots_ and heap_.
+  // The next entry's slot is almost always a cache miss (a million slots);
+  // find the entry now and let the fetch overlap with this callback. Refill
+  // may raise the radix base past now: events this callback schedules
+  // before it then go to below_, which keeps the order exact.
+  if (Refill()) __builtin_prefetch(&slots_[Front().slot]);
+  fn();  // May schedule into (and reallocate) slots_ and the buckets.
   return true;
 }
 
 uint64_t EventQueue::RunUntil(int64_t t_ns) {
   uint64_t n = 0;
-  while (SkipDead() && heap_[0].time_ns <= t_ns) {
+  while (SkipDead() && static_cast<int64_t>(Front().time_ns) <= t_ns) {
     RunNext();
     ++n;
   }

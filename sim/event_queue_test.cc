@@ -1,5 +1,7 @@
 #include "sim/event_queue.h"
 
+#include <algorithm>
+#include <iterator>
 #include <map>
 #include <string>
 #include <utility>
@@ -151,6 +153,137 @@ TEST(EventQueueTest, MatchesReferenceModelOnRandomWorkloads) {
     q.RunUntilIdle();
     EXPECT_EQ(got, want) << "seed " << seed;
   }
+}
+
+// The same differential check over what stresses the radix buckets: times
+// from "now" to the far future (many buckets, long redistributions), bursts
+// at equal times (FIFO restored after a redistribution), RunUntil stopping
+// short of a peeked event (later events scheduled below the radix base),
+// NextEventTime, owners killed with events in every bucket, and the
+// pending/entry counts.
+TEST(EventQueueTest, MatchesReferenceModelAcrossBucketsOwnersAndRunUntil) {
+  constexpr int kOwners = 3;
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    Rng rng(seed);
+    EventQueue q;
+    std::vector<EventQueue::OwnerId> owners = {EventQueue::kNoOwner};
+    for (int i = 0; i < kOwners; ++i) owners.push_back(q.NewOwner());
+    struct Item {
+      int tag;
+      EventQueue::OwnerId owner;
+    };
+    std::map<std::pair<int64_t, uint64_t>, Item> model;  // (time, seq) -> item
+    std::vector<std::pair<TimerId, std::pair<int64_t, uint64_t>>> ids;
+    std::vector<int> got, want;
+    uint64_t seq = 0;
+    auto pop_model = [&] {
+      want.push_back(model.begin()->second.tag);
+      model.erase(model.begin());
+    };
+    for (int step = 0; step < 3000; ++step) {
+      const int op = rng.Intn(100);
+      if (op < 55) {
+        int64_t t = q.now_ns();
+        switch (rng.Intn(6)) {
+          case 0:  // Now (or the past, clamped to now).
+            t -= rng.Range(0, 3);
+            break;
+          case 1:
+            t += rng.Range(0, 8);
+            break;
+          case 2:
+            t += rng.Range(0, 5000);
+            break;
+          case 3:
+            t += rng.Range(0, int64_t{1} << 32);
+            break;
+          case 4:
+            t += rng.Range(0, int64_t{1} << 45);
+            break;
+          default:  // Same instant as a pending event, if any.
+            if (!model.empty()) t = model.begin()->first.first;
+            break;
+        }
+        const int tag = step;
+        const EventQueue::OwnerId owner = owners[rng.Uniform(owners.size())];
+        TimerId id = q.Schedule(
+            t, [&got, tag] { got.push_back(tag); }, owner);
+        const int64_t at = std::max(t, q.now_ns());
+        model[{at, seq}] = Item{tag, owner};
+        ids.push_back({id, {at, seq}});
+        ++seq;
+      } else if (op < 70 && !ids.empty()) {
+        size_t i = rng.Uniform(ids.size());
+        bool in_model = model.erase(ids[i].second) > 0;
+        EXPECT_EQ(q.Cancel(ids[i].first), in_model) << "seed " << seed;
+        ids.erase(ids.begin() + static_cast<ptrdiff_t>(i));
+      } else if (op < 73) {
+        const EventQueue::OwnerId owner = owners[1 + rng.Uniform(kOwners)];
+        q.KillOwner(owner);
+        for (auto it = model.begin(); it != model.end();) {
+          it = it->second.owner == owner ? model.erase(it) : std::next(it);
+        }
+      } else if (op < 85) {
+        // Often stops between two events, after peeking at the later one.
+        const int64_t t =
+            q.now_ns() + (rng.Intn(2) == 0 ? rng.Range(0, 20) : rng.Range(0, int64_t{1} << 33));
+        uint64_t expect = 0;
+        while (!model.empty() && model.begin()->first.first <= t) {
+          pop_model();
+          ++expect;
+        }
+        ASSERT_EQ(q.RunUntil(t), expect) << "seed " << seed;
+        ASSERT_EQ(q.now_ns(), t) << "seed " << seed;
+      } else if (op < 90) {
+        ASSERT_EQ(q.NextEventTime(), model.empty() ? -1 : model.begin()->first.first)
+            << "seed " << seed;
+      } else if (!model.empty()) {
+        const int64_t t = model.begin()->first.first;
+        pop_model();
+        ASSERT_TRUE(q.RunNext()) << "seed " << seed;
+        ASSERT_EQ(q.now_ns(), t) << "seed " << seed;
+      }
+      ASSERT_EQ(q.pending(), model.size()) << "seed " << seed;
+      ASSERT_GE(q.heap_size(), q.pending()) << "seed " << seed;
+    }
+    for (auto& [k, item] : model) want.push_back(item.tag);
+    q.RunUntilIdle();
+    EXPECT_EQ(got, want) << "seed " << seed;
+    EXPECT_EQ(q.heap_size(), 0u) << "seed " << seed;
+  }
+}
+
+// Events below the radix base: RunUntil peeks at a far event and stops
+// short; what is scheduled next runs first, in (time, seq) order, and the
+// far event still runs at its time.
+TEST(EventQueueTest, EventsScheduledBeforeAPeekedEventRunFirst) {
+  EventQueue q;
+  std::string order;
+  q.Schedule(1000000, [&] { order += "far,"; });
+  EXPECT_EQ(q.RunUntil(10), 0u);  // Peeked at 1000000.
+  q.Schedule(50, [&] { order += "b,"; });
+  q.Schedule(20, [&] { order += "a,"; });
+  q.Schedule(50, [&] { order += "c,"; });
+  q.Schedule(1000000, [&] { order += "far2,"; });
+  EXPECT_EQ(q.NextEventTime(), 20);
+  EXPECT_EQ(q.RunUntilIdle(), 5u);
+  EXPECT_EQ(order, "a,b,c,far,far2,");
+  EXPECT_EQ(q.now_ns(), 1000000);
+}
+
+// Equal times reached through different buckets still run FIFO.
+TEST(EventQueueTest, EqualTimesFromDifferentBucketsRunInScheduleOrder) {
+  EventQueue q;
+  std::string order;
+  q.Schedule(1 << 20, [&] { order += "1"; });  // A high bucket.
+  q.Schedule(1, [&] {
+    // Scheduled later, from a time nearer the target: a lower bucket.
+    q.Schedule(1 << 20, [&] { order += "3"; });
+  });
+  q.Schedule(1 << 20, [&] { order += "2"; });
+  q.Schedule((1 << 20) - 1, [&] { q.Schedule(1 << 20, [&] { order += "4"; }); });
+  q.RunUntilIdle();
+  EXPECT_EQ(order, "1234");
 }
 
 // --- SimLoop and Alarm (mclock semantics) on virtual time ---

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "core/event_loop.h"
+#include "core/net/conn_log_testing.h"
 #include "core/net/ip.h"
 #include "core/net/transport.h"
 #include "core/rng.h"
@@ -31,28 +32,6 @@ constexpr int64_t kMs = 1000 * 1000;
 Bytes B(const std::string& s) { return Bytes(s.begin(), s.end()); }
 IpAddress Ip(const char* text) { return IpAddress::Parse(text).value(); }
 Endpoint Ep(const char* text) { return Endpoint::Parse(text).value(); }
-
-// What a Conn delivers, with virtual times.
-struct ConnLog {
-  std::string data;
-  std::vector<int64_t> read_times_ns;
-  int closes = 0;
-  absl::Status why;
-  int64_t close_time_ns = -1;
-
-  void Attach(Conn& c, sim::EventQueue& q) {
-    c.Start(
-        [this, &q](absl::Span<const uint8_t> d) {
-          data.append(d.begin(), d.end());
-          read_times_ns.push_back(q.now_ns());
-        },
-        [this, &q](const absl::Status& s) {
-          ++closes;
-          why = s;
-          close_time_ns = q.now_ns();
-        });
-  }
-};
 
 // The outcome of one Dial.
 struct DialLog {

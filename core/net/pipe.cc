@@ -1,8 +1,10 @@
 #include "core/net/pipe.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +27,107 @@ struct Segment {
   absl::Status status;
 };
 
+class PipeEnd;
+
+// Every PipeEnd is allocated with this header just before it (see
+// PipeEnd::operator new): the deliveries in flight toward an end, which may
+// outlive it, and code running callbacks that may destroy it, check
+// `destroyed` there and keep the memory until the last of them is gone. It
+// sits next to the end's own state, which a delivery reads anyway, so the
+// check costs no extra cache miss (a WeakFlag's block would).
+struct alignas(alignof(std::max_align_t)) EndHeader {
+  uint32_t pins = 0;  // Pending deliveries and running callers (Pin).
+  bool destroyed = false;
+};
+
+// The segments on their way to one end, in send order, numbered from 0. They
+// wait here rather than inside their delivery events, so a delivery event is
+// a small functor the loop stores without allocating. The first kInline wait
+// inside the receiving end itself (memory its delivery touches anyway); more
+// overflow to a vector behind them.
+class InFlightQueue {
+ public:
+  // Appends `s`; returns its number.
+  uint64_t Push(Segment s) {
+    if (overflow_head_ == overflow_.size() && count_ < kInline) {
+      ring_[(head_ + count_) % kInline] = Entry{next_number_, std::move(s)};
+      ++count_;
+    } else {
+      overflow_.push_back(Entry{next_number_, std::move(s)});
+    }
+    return next_number_++;
+  }
+
+  // Removes and returns segment `number`, which must still be queued. The
+  // ones before it are dropped: their deliveries never ran (the receiving
+  // loop discarded its pending events), so they are lost as they were.
+  Segment Take(uint64_t number) {
+    for (;;) {
+      Entry& front = count_ > 0 ? ring_[head_] : overflow_[overflow_head_];
+      if (front.number == number) {
+        Segment s = std::move(front.segment);
+        PopFront();
+        return s;
+      }
+      PopFront();
+    }
+  }
+
+ private:
+  struct Entry {
+    uint64_t number = 0;
+    Segment segment;
+  };
+  static constexpr size_t kInline = 2;
+
+  void PopFront() {
+    if (count_ == 0) {  // The ring is refilled below, so only with no ring.
+      overflow_[overflow_head_++].segment = Segment();
+    } else {
+      ring_[head_].segment = Segment();
+      head_ = (head_ + 1) % kInline;
+      --count_;
+      // Keep the ring first: the overflow's oldest moves in behind it.
+      if (overflow_head_ < overflow_.size()) {
+        ring_[(head_ + count_) % kInline] = std::move(overflow_[overflow_head_++]);
+        ++count_;
+      }
+    }
+    if (overflow_head_ == overflow_.size()) {
+      overflow_.clear();
+      overflow_head_ = 0;
+    } else if (overflow_head_ >= 64 && overflow_head_ * 2 >= overflow_.size()) {
+      overflow_.erase(overflow_.begin(),
+                      overflow_.begin() + static_cast<ptrdiff_t>(overflow_head_));
+      overflow_head_ = 0;
+    }
+  }
+
+  Entry ring_[kInline];
+  size_t head_ = 0;   // Oldest ring entry.
+  size_t count_ = 0;  // Ring entries in use.
+  std::vector<Entry> overflow_;
+  size_t overflow_head_ = 0;  // Taken prefix of overflow_.
+  uint64_t next_number_ = 0;
+};
+
+// The event that hands segment `number` to its receiving end.
+class Delivery {
+ public:
+  inline Delivery(PipeEnd* to, uint64_t number);
+  Delivery(Delivery&& o) noexcept : to_(std::exchange(o.to_, nullptr)), number_(o.number_) {}
+  Delivery(const Delivery&) = delete;
+  Delivery& operator=(const Delivery&) = delete;
+  Delivery& operator=(Delivery&&) = delete;
+  inline ~Delivery();
+
+  inline void operator()();
+
+ private:
+  PipeEnd* to_;  // Its memory lives while this exists; see EndHeader.
+  uint64_t number_;
+};
+
 class PipeEnd final : public Conn {
  public:
   // `rate_bits_per_second` limits this end's outgoing direction (0: none).
@@ -39,15 +142,46 @@ class PipeEnd final : public Conn {
   ~PipeEnd() override {
     // A socket closed without Close() is a reset for the other side.
     NotifyPeer(absl::UnavailableError("connection reset by peer"));
+    if (peer_ != nullptr) peer_->peer_ = nullptr;
+    Header(this)->destroyed = true;  // Deliveries still on their way find no one.
   }
+
+  // Allocates the EndHeader in front of the end.
+  static void* operator new(size_t size) {
+    void* block = ::operator new(sizeof(EndHeader) + size);
+    new (block) EndHeader();
+    return static_cast<char*>(block) + sizeof(EndHeader);
+  }
+  // The memory stays until nothing pins it any more.
+  static void operator delete(void* p) {
+    EndHeader* h = Header(p);
+    if (h->pins == 0) ::operator delete(h);
+  }
+  static EndHeader* Header(void* p) {
+    return reinterpret_cast<EndHeader*>(static_cast<char*>(p) - sizeof(EndHeader));
+  }
+
+  // Keeps an end's memory (not the object) while something that may destroy
+  // it runs, so the caller can tell afterwards whether it still exists;
+  // cheaper than a WeakFlag ref, whose block is another cache miss.
+  class Pin {
+   public:
+    explicit Pin(PipeEnd* end) : h_(Header(end)) { ++h_->pins; }
+    Pin(const Pin&) = delete;
+    Pin& operator=(const Pin&) = delete;
+    ~Pin() {
+      if (--h_->pins == 0 && h_->destroyed) ::operator delete(h_);
+    }
+    bool destroyed() const { return h_->destroyed; }
+
+   private:
+    EndHeader* h_;
+  };
 
   PipeEnd(const PipeEnd&) = delete;
   PipeEnd& operator=(const PipeEnd&) = delete;
 
-  void Link(PipeEnd* peer) {
-    peer_ = peer;
-    peer_alive_ = peer->alive_.Weak();
-  }
+  void Link(PipeEnd* peer) { peer_ = peer; }
 
   void Start(ReadCallback on_read, CloseCallback on_close) override {
     ABSL_RAW_CHECK(!started_, "Conn::Start called twice");
@@ -77,24 +211,24 @@ class PipeEnd final : public Conn {
   Endpoint LocalEndpoint() const override { return local_; }
 
  private:
+  friend class Delivery;
+
   // Schedules `s` to arrive at the other end after the delay, behind what
   // this direction already carries, plus its serialization time under a
   // rate. Arrival times never decrease, and the loops run events due at the
   // same instant in the order they were scheduled: segments arrive in order.
   void SendToPeer(Segment s) {
-    if (!peer_alive_) return;
     PipeEnd* peer = peer_;
+    if (peer == nullptr) return;  // The peer is gone.
     MonoTime arrival = std::max(loop_->Now() + delay_, last_arrival_);
     if (rate_bits_per_second_ > 0 && !s.end) {
       arrival += SerializationDelay(s.data.size(), rate_bits_per_second_);
     }
     last_arrival_ = arrival;
+    const uint64_t number = peer->incoming_.Push(std::move(s));
     // Both loops share one clock (see the header), so the deadline means the
     // same instant on the peer's loop.
-    peer->loop_->RunAt(arrival, [peer, alive = peer_alive_, s = std::move(s)]() mutable {
-      if (!alive) return;
-      peer->Arrive(std::move(s));
-    });
+    peer->loop_->RunAt(arrival, Delivery(peer, number));
   }
 
   // Sends the end of the stream (EOF or reset) once.
@@ -132,6 +266,16 @@ class PipeEnd final : public Conn {
         NotifyPeer(absl::UnavailableError("connection reset by peer"));
         return;
       }
+      if (started_ && inbox_.empty()) {
+        // What Pump would do with a one-segment inbox, without the queueing.
+        {
+          Pin pin(this);
+          if (on_read_) on_read_(absl::Span<const uint8_t>(s.data));
+          if (pin.destroyed()) return;
+        }
+        Pump();  // Whatever the callback queued (a Close's end).
+        return;
+      }
       inbox_bytes_ += s.data.size();
       inbox_.push_back(std::move(s));
     }
@@ -150,7 +294,7 @@ class PipeEnd final : public Conn {
 
   // Delivers the inbox in order. Callbacks may Close or destroy this end.
   void Pump() {
-    WeakFlag::Ref alive = alive_.Weak();
+    Pin pin(this);
     while (started_ && !inbox_.empty()) {
       Segment s = std::move(inbox_.front());
       inbox_.pop_front();
@@ -163,7 +307,7 @@ class PipeEnd final : public Conn {
       }
       inbox_bytes_ -= s.data.size();
       if (on_read_) on_read_(absl::Span<const uint8_t>(s.data));
-      if (!alive) return;
+      if (pin.destroyed()) return;
     }
   }
 
@@ -173,8 +317,8 @@ class PipeEnd final : public Conn {
   const absl::Duration delay_;
   const int64_t rate_bits_per_second_;            // Outgoing; 0: unlimited.
   MonoTime last_arrival_ = absl::InfinitePast();  // Of the latest segment sent.
-  PipeEnd* peer_ = nullptr;                       // Valid while peer_alive_.
-  WeakFlag::Ref peer_alive_;
+  PipeEnd* peer_ = nullptr;                       // Null once the peer is destroyed.
+  InFlightQueue incoming_;                        // Sent by the peer, not yet arrived.
   ReadCallback on_read_;
   CloseCallback on_close_;
   bool started_ = false;
@@ -185,6 +329,21 @@ class PipeEnd final : public Conn {
   size_t inbox_bytes_ = 0;
   WeakFlag alive_;  // Last: dies first.
 };
+
+Delivery::Delivery(PipeEnd* to, uint64_t number) : to_(to), number_(number) {
+  ++PipeEnd::Header(to)->pins;
+}
+
+Delivery::~Delivery() {
+  if (to_ == nullptr) return;
+  EndHeader* h = PipeEnd::Header(to_);
+  if (--h->pins == 0 && h->destroyed) ::operator delete(h);
+}
+
+void Delivery::operator()() {
+  if (PipeEnd::Header(to_)->destroyed) return;  // The receiver was destroyed.
+  to_->Arrive(to_->incoming_.Take(number_));
+}
 
 }  // namespace
 
