@@ -98,6 +98,15 @@ class World {
     return udps_.back().get();
   }
 
+  // n nodes at IpFor(1..n), started with node 0 as every other's bootnode.
+  std::vector<UdpV4*> StartNetwork(int n, const UdpV4Config& cfg = {}) {
+    std::vector<UdpV4*> nodes;
+    for (int i = 0; i < n; ++i) nodes.push_back(AddNode(IpFor(i + 1), cfg));
+    nodes[0]->Start({});
+    for (int i = 1; i < n; ++i) nodes[i]->Start({nodes[0]->Self()});
+    return nodes;
+  }
+
   // The node stops (its socket closes; its host stays, silent) and comes
   // back with the same key at new_ip.
   UdpV4* Move(UdpV4* node, const IpAddress& new_ip) {
@@ -520,12 +529,9 @@ struct LookupOutcome {
 LookupOutcome RunLookupNetwork(uint64_t seed, int n, bool modelled_signatures = false,
                                int lookups = 1) {
   World w(seed);
-  std::vector<UdpV4*> nodes;
   UdpV4Config cfg;
   cfg.modelled_signatures = modelled_signatures;
-  for (int i = 0; i < n; ++i) nodes.push_back(w.AddNode(World::IpFor(i + 1), cfg));
-  nodes[0]->Start({});
-  for (int i = 1; i < n; ++i) nodes[i]->Start({nodes[0]->Self()});
+  std::vector<UdpV4*> nodes = w.StartNetwork(n, cfg);
   w.RunFor(absl::Seconds(30));
 
   std::vector<std::optional<std::vector<Node>>> found(lookups);
@@ -698,10 +704,7 @@ TEST(UdpV4Test, SeedKeepsTheNewestThirtyWithinFiveDays) {
 TEST(UdpV4Test, ResolveFindsAMovedNode) {
   // Twelve nodes: every lookup asks all of them (it keeps the 16 closest).
   World w(31);
-  std::vector<UdpV4*> nodes;
-  for (int i = 0; i < 12; ++i) nodes.push_back(w.AddNode(World::IpFor(i + 1)));
-  nodes[0]->Start({});
-  for (int i = 1; i < 12; ++i) nodes[i]->Start({nodes[0]->Self()});
+  std::vector<UdpV4*> nodes = w.StartNetwork(12);
   w.RunFor(absl::Seconds(10));
 
   UdpV4* u = nodes[1];
@@ -780,10 +783,7 @@ TEST(UdpV4Test, DeterministicAcrossRuns) {
 
 TEST(UdpV4Test, IteratorResolveAndRandomNodes) {
   World w(9);
-  std::vector<UdpV4*> nodes;
-  for (int i = 0; i < 30; ++i) nodes.push_back(w.AddNode(World::IpFor(i + 1)));
-  nodes[0]->Start({});
-  for (int i = 1; i < 30; ++i) nodes[i]->Start({nodes[0]->Self()});
+  std::vector<UdpV4*> nodes = w.StartNetwork(30);
   w.RunFor(absl::Seconds(5));
 
   UdpV4* u = nodes[1];

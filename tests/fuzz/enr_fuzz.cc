@@ -34,25 +34,17 @@
 #include "core/hex.h"
 #include "core/node.h"
 #include "core/rlp/rlp.h"
+#include "tests/fuzz/fuzz_testing.h"
 
 namespace {
 
 using p2p::enr::Record;
 
-[[noreturn]] void Fail(const char* what, absl::Span<const uint8_t> input) {
-  std::fprintf(stderr, "enr_fuzz: %s\ninput: %s\n", what, p2p::HexEncode(input).c_str());
-  std::abort();
+[[noreturn]] void Fail(absl::string_view what, absl::Span<const uint8_t> input) {
+  p2p::fuzz::FailInput("enr_fuzz", what, input);
 }
 
-const p2p::PrivateKey& FixedKey() {
-  static const p2p::PrivateKey* key = [] {
-    absl::StatusOr<p2p::PrivateKey> k = p2p::PrivateKey::FromHex(
-        "b71c71a67e1177ad4e901695e1b4b9ee17ae16c6668d313eac2f96dbcda3f291");
-    if (!k.ok()) std::abort();
-    return new p2p::PrivateKey(*k);
-  }();
-  return *key;
-}
+using p2p::fuzz::FixedKey;
 
 void CheckRejection(const absl::Status& s, absl::Span<const uint8_t> input) {
   if (s.code() != absl::StatusCode::kInvalidArgument && s.code() != absl::StatusCode::kNotFound) {
@@ -139,7 +131,7 @@ void BuildAndSign(absl::Span<const uint8_t> input) {
   if (enc->size() > p2p::enr::kRecordSizeLimit) Fail("a signed record is too big", input);
   absl::StatusOr<Record> back = p2p::enr::DecodeRecord(*enc);
   if (!back.ok()) {
-    Fail(absl::StrCat("a signed record did not decode: ", back.status().message()).c_str(), input);
+    Fail(absl::StrCat("a signed record did not decode: ", back.status().message()), input);
   }
   if (*back != r) Fail("a signed record decoded to something else", input);
   if (*back->VerifiedNodeId() != p2p::NodeId::FromPublicKey(p2p::DerivePublicKey(FixedKey()))) {

@@ -30,6 +30,7 @@
 #include "core/rlpx/p2p_protocol.h"
 #include "core/rlpx/secrets.h"
 #include "core/rlpx/snappy_codec.h"
+#include "tests/fuzz/fuzz_testing.h"
 
 namespace {
 
@@ -37,9 +38,8 @@ using p2p::rlpx::FrameCodec;
 using p2p::rlpx::Message;
 using p2p::rlpx::Secrets;
 
-[[noreturn]] void Fail(const char* what, absl::Span<const uint8_t> input) {
-  std::fprintf(stderr, "frame_fuzz: %s\ninput: %s\n", what, p2p::HexEncode(input).c_str());
-  std::abort();
+[[noreturn]] void Fail(absl::string_view what, absl::Span<const uint8_t> input) {
+  p2p::fuzz::FailInput("frame_fuzz", what, input);
 }
 
 // Session secrets for two ends A and B with mirrored MAC states (A's egress
@@ -79,7 +79,8 @@ FrameCodec Codec(const Secrets& s, absl::Span<const uint8_t> input) {
   return std::move(*c);
 }
 
-void CheckProtocol(uint64_t code, absl::Span<const uint8_t> payload, absl::Span<const uint8_t> input) {
+void CheckProtocol(uint64_t code, absl::Span<const uint8_t> payload,
+                   absl::Span<const uint8_t> input) {
   absl::StatusOr<p2p::rlpx::Hello> hello = p2p::rlpx::DecodeHello(payload);
   if (hello.ok()) {
     absl::StatusOr<p2p::rlpx::Hello> again = p2p::rlpx::DecodeHello(p2p::rlpx::EncodeHello(*hello));
@@ -164,11 +165,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::vector<Message> got;
     absl::Status s = FeedAll(b, wire, chunk, got, input);
     if (mismatch) {
-      absl::StatusOr<std::vector<uint8_t>> plain = p2p::rlpx::SnappyDecompress(body, p2p::rlpx::kMaxFrameSize);
+      absl::StatusOr<std::vector<uint8_t>> plain =
+          p2p::rlpx::SnappyDecompress(body, p2p::rlpx::kMaxFrameSize);
       // The reader takes a tiny Disconnect that is not valid snappy as raw
       // bytes (ethereumjs sends it uncompressed).
       const bool raw_disconnect = !plain.ok() && code == 0x01 && body.size() <= 2;
-      if ((plain.ok() || raw_disconnect) != s.ok()) Fail("reader and SnappyDecompress disagree", input);
+      if ((plain.ok() || raw_disconnect) != s.ok())
+        Fail("reader and SnappyDecompress disagree", input);
       if (s.ok() && !raw_disconnect && (got.size() != 1 || got[0].payload != *plain)) {
         Fail("snappy payload differs", input);
       }

@@ -31,7 +31,8 @@ void Mutate(p2p::Rng& rng, std::vector<uint8_t>& v) {
         if (!v.empty()) v[rng.Uniform(v.size())] ^= static_cast<uint8_t>(1 + rng.Intn(255));
         break;
       case 1:  // insert a byte
-        if (v.size() < kMaxInputBytes) v.insert(v.begin() + rng.Uniform(v.size() + 1), static_cast<uint8_t>(rng.Intn(256)));
+        if (v.size() < kMaxInputBytes)
+          v.insert(v.begin() + rng.Uniform(v.size() + 1), static_cast<uint8_t>(rng.Intn(256)));
         break;
       case 2:  // delete a byte
         if (!v.empty()) v.erase(v.begin() + rng.Uniform(v.size()));
@@ -41,7 +42,8 @@ void Mutate(p2p::Rng& rng, std::vector<uint8_t>& v) {
         break;
       default:  // set an interesting value
         if (!v.empty()) {
-          static const uint8_t kInteresting[] = {0x00, 0x7f, 0x80, 0x81, 0xb7, 0xb8, 0xbf, 0xc0, 0xf7, 0xf8, 0xff};
+          static const uint8_t kInteresting[] = {0x00, 0x7f, 0x80, 0x81, 0xb7, 0xb8,
+                                                 0xbf, 0xc0, 0xf7, 0xf8, 0xff};
           v[rng.Uniform(v.size())] = kInteresting[rng.Uniform(sizeof(kInteresting))];
         }
     }

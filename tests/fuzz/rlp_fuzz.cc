@@ -13,6 +13,7 @@
 
 #include "core/hex.h"
 #include "core/rlp/rlp.h"
+#include "tests/fuzz/fuzz_testing.h"
 
 namespace {
 
@@ -20,9 +21,8 @@ using p2p::rlp::Encoder;
 using p2p::rlp::Item;
 using p2p::rlp::ListReader;
 
-[[noreturn]] void Fail(const char* what, absl::Span<const uint8_t> input) {
-  std::fprintf(stderr, "rlp_fuzz: %s\ninput: %s\n", what, p2p::HexEncode(input).c_str());
-  std::abort();
+[[noreturn]] void Fail(absl::string_view what, absl::Span<const uint8_t> input) {
+  p2p::fuzz::FailInput("rlp_fuzz", what, input);
 }
 
 void CheckUint(const Item& item, absl::Span<const uint8_t> input) {

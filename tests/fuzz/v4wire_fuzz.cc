@@ -37,6 +37,7 @@
 #include "core/discover/v4wire.h"
 #include "core/hex.h"
 #include "core/node.h"
+#include "tests/fuzz/fuzz_testing.h"
 
 namespace {
 
@@ -46,20 +47,11 @@ using p2p::discover::kMaxPacketSize;
 using p2p::discover::kMinPacketSize;
 using p2p::discover::kPacketHashSize;
 
-[[noreturn]] void Fail(const char* what, absl::Span<const uint8_t> input) {
-  std::fprintf(stderr, "v4wire_fuzz: %s\ninput: %s\n", what, p2p::HexEncode(input).c_str());
-  std::abort();
+[[noreturn]] void Fail(absl::string_view what, absl::Span<const uint8_t> input) {
+  p2p::fuzz::FailInput("v4wire_fuzz", what, input);
 }
 
-const p2p::PrivateKey& FixedKey() {
-  static const p2p::PrivateKey* key = [] {
-    absl::StatusOr<p2p::PrivateKey> k = p2p::PrivateKey::FromHex(
-        "b71c71a67e1177ad4e901695e1b4b9ee17ae16c6668d313eac2f96dbcda3f291");
-    if (!k.ok()) std::abort();
-    return new p2p::PrivateKey(*k);
-  }();
-  return *key;
-}
+using p2p::fuzz::FixedKey;
 
 const p2p::PublicKey& FixedPub() {
   static const p2p::PublicKey* pub = new p2p::PublicKey(p2p::DerivePublicKey(FixedKey()));
