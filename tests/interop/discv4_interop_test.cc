@@ -193,7 +193,9 @@ class Discv4InteropTest : public ::testing::Test {
     // (nothing listens there).
     int64_t want_tcp = p->self.udp_port;
     for (size_t i = 0; i + 1 < extra.size(); ++i) {
-      if (extra[i] == "--tcp-port") EXPECT_TRUE(absl::SimpleAtoi(extra[i + 1], &want_tcp));
+      if (extra[i] == "--tcp-port") {
+        EXPECT_TRUE(absl::SimpleAtoi(extra[i + 1], &want_tcp));
+      }
     }
     EXPECT_EQ(p->self.tcp_port, want_tcp);
     const std::string query =
