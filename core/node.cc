@@ -51,7 +51,8 @@ absl::StatusOr<PublicKey> ParsePubkeyHex(absl::string_view hex) {
                                 hex.size(), ")"));
   }
   absl::StatusOr<std::vector<uint8_t>> bytes = HexDecode(hex);
-  if (!bytes.ok()) return Invalid(absl::StrCat("invalid public key (", bytes.status().message(), ")"));
+  if (!bytes.ok())
+    return Invalid(absl::StrCat("invalid public key (", bytes.status().message(), ")"));
   absl::StatusOr<PublicKey> pub = PublicKey::Parse(*bytes);
   if (!pub.ok()) return Invalid("invalid public key (not a point on the secp256k1 curve)");
   return pub;
@@ -90,8 +91,8 @@ bool IsValidHostname(absl::string_view name) {
     if (label.empty() || label.size() > kMaxLabelBytes) return false;
     if (label.front() == '-' || label.back() == '-') return false;
     for (char c : label) {
-      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || IsDigit(c) || c == '-' ||
-                c == '_';
+      bool ok =
+          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || IsDigit(c) || c == '-' || c == '_';
       if (!ok) return false;
     }
   }
@@ -105,14 +106,15 @@ absl::Status ParseHost(absl::string_view host, bool bracketed, Node* node) {
     absl::StatusOr<IpAddress> ip = IpAddress::Parse(host);
     if (!ip.ok()) return ip.status();
     if (!bracketed) {
-      return Invalid(absl::StrCat("invalid IP address ", Quote(host),
-                                  ": IPv6 addresses must be in brackets"));
+      return Invalid(
+          absl::StrCat("invalid IP address ", Quote(host), ": IPv6 addresses must be in brackets"));
     }
     node->ip = *ip;
     return absl::OkStatus();
   }
   // Only digits and dots: meant as IPv4, never a DNS name.
-  bool numeric = std::all_of(host.begin(), host.end(), [](char c) { return IsDigit(c) || c == '.'; });
+  bool numeric =
+      std::all_of(host.begin(), host.end(), [](char c) { return IsDigit(c) || c == '.'; });
   if (numeric) {
     absl::StatusOr<IpAddress> ip = IpAddress::Parse(host);
     if (!ip.ok()) return ip.status();
@@ -135,8 +137,8 @@ absl::Status ParseQuery(absl::string_view query, Node* node) {
     absl::string_view key = param.substr(0, eq);
     absl::string_view value = eq == absl::string_view::npos ? "" : param.substr(eq + 1);
     if (key != "discport") {
-      return Invalid(absl::StrCat("unknown query parameter ", Quote(key),
-                                  " (only discport is allowed)"));
+      return Invalid(
+          absl::StrCat("unknown query parameter ", Quote(key), " (only discport is allowed)"));
     }
     if (seen) return Invalid("duplicate discport in query");
     seen = true;
@@ -159,8 +161,8 @@ absl::Status ParseAddress(absl::string_view rest, Node* node) {
   absl::string_view query =
       qmark == absl::string_view::npos ? absl::string_view() : rest.substr(qmark + 1);
   if (query.find_first_of("/#?") != absl::string_view::npos) {
-    return Invalid(absl::StrCat("unexpected ", Quote(query.substr(query.find_first_of("/#?"))),
-                                " in query"));
+    return Invalid(
+        absl::StrCat("unexpected ", Quote(query.substr(query.find_first_of("/#?"))), " in query"));
   }
 
   absl::string_view host;
@@ -211,8 +213,8 @@ absl::StatusOr<NodeId> NodeId::FromHex(absl::string_view hex) {
   absl::StatusOr<std::vector<uint8_t>> b = HexDecode(hex);
   if (!b.ok()) return Invalid(absl::StrCat("invalid node ID: ", b.status().message()));
   if (b->size() != kBytes) {
-    return Invalid(absl::StrCat("invalid node ID: wrong length, want 64 hex chars, got ",
-                                2 * b->size()));
+    return Invalid(
+        absl::StrCat("invalid node ID: wrong length, want 64 hex chars, got ", 2 * b->size()));
   }
   std::array<uint8_t, kBytes> a;
   std::copy(b->begin(), b->end(), a.begin());
@@ -225,9 +227,7 @@ bool NodeId::IsZero() const {
 
 std::string NodeId::ToString() const { return HexEncode(b_); }
 
-std::string NodeId::TerminalString() const {
-  return HexEncode(absl::MakeConstSpan(b_.data(), 8));
-}
+std::string NodeId::TerminalString() const { return HexEncode(absl::MakeConstSpan(b_.data(), 8)); }
 
 int LogDistance(const NodeId& a, const NodeId& b) {
   int leading_zeros = 0;
@@ -256,8 +256,7 @@ int DistCmp(const NodeId& target, const NodeId& a, const NodeId& b) {
 // ---------------------------------------------------------------------------
 // Node
 
-Node Node::FromPublicKey(const PublicKey& pubkey, const IpAddress& ip, uint16_t tcp,
-                         uint16_t udp) {
+Node Node::FromPublicKey(const PublicKey& pubkey, const IpAddress& ip, uint16_t tcp, uint16_t udp) {
   Node n;
   n.id = NodeId::FromPublicKey(pubkey);
   n.pubkey = pubkey;
@@ -271,7 +270,9 @@ std::string Node::ToEnode() const {
   std::string out = absl::StrCat(kScheme, pubkey.ToHex());
   if (!hostname.empty()) {
     absl::StrAppend(&out, "@", hostname, ":", tcp);
-  } else if (has_ip() || tcp != 0 || udp != 0) {
+  } else if (ip != IpAddress() || tcp != 0 || udp != 0) {
+    // Any address but the default "::" is printed, 0.0.0.0 included, so
+    // that the URL parses back to the same node.
     absl::StrAppend(&out, "@", TcpEndpoint().ToString());
   } else {
     return out;
@@ -284,8 +285,8 @@ absl::StatusOr<Node> ParseEnode(absl::string_view url) {
   if (url.substr(0, kScheme.size()) != kScheme) {
     size_t sep = url.find("://");
     if (sep != absl::string_view::npos && sep > 0) {
-      return Invalid(absl::StrCat("invalid URL scheme ", Quote(url.substr(0, sep)),
-                                  ", want \"enode\""));
+      return Invalid(
+          absl::StrCat("invalid URL scheme ", Quote(url.substr(0, sep)), ", want \"enode\""));
     }
     return Invalid("not an enode URL: missing \"enode://\" prefix");
   }

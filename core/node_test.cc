@@ -41,9 +41,9 @@ std::string Url(absl::string_view suffix) { return absl::StrCat("enode://", kGet
 // ca634cae...fc7f (the EIP-8 key B); its node ID, also asserted by
 // go-ethereum's enode TestPythonInterop, is a448f24c...
 TEST(NodeIdTest, IdOfKnownPublicKey) {
-  PublicKey pub = Pub(
-      "ca634cae0d49acb401d8a4c6b6fe8c55b70d115bf400769cc1400f3258cd3138"
-      "7574077f301b421bc84df7266c44e9e6d569fc56be00812904767bf5ccd1fc7f");
+  PublicKey pub =
+      Pub("ca634cae0d49acb401d8a4c6b6fe8c55b70d115bf400769cc1400f3258cd3138"
+          "7574077f301b421bc84df7266c44e9e6d569fc56be00812904767bf5ccd1fc7f");
   NodeId id = NodeId::FromPublicKey(pub);
   EXPECT_EQ(id.ToString(), "a448f24c6d18e575453db13171562b71999873db5b286df957af199ec94617f7");
   EXPECT_EQ(id.TerminalString(), "a448f24c6d18e575");
@@ -52,9 +52,9 @@ TEST(NodeIdTest, IdOfKnownPublicKey) {
 
 // go-ethereum enode TestHexID.
 TEST(NodeIdTest, FromHex) {
-  std::array<uint8_t, 32> ref = {0,   0,   0,  0,   0,   0,   0,   128, 106, 217, 182,
-                                 31,  165, 174, 1,  67,  7,   235, 220, 150, 66,  83,
-                                 173, 205, 159, 44, 10,  57,  42,  161, 26,  188};
+  std::array<uint8_t, 32> ref = {0,   0,   0,   0,  0,  0,  0,   128, 106, 217, 182,
+                                 31,  165, 174, 1,  67, 7,  235, 220, 150, 66,  83,
+                                 173, 205, 159, 44, 10, 57, 42,  161, 26,  188};
   absl::StatusOr<NodeId> id1 =
       NodeId::FromHex("0x00000000000000806ad9b61fa5ae014307ebdc964253adcd9f2c0a392aa11abc");
   absl::StatusOr<NodeId> id2 =
@@ -187,7 +187,8 @@ TEST(ParseEnodeTest, GethValidUrls) {
   Node hostname_node = Node::FromPublicKey(key, IpAddress(), 3, 3);
   hostname_node.hostname = "valid.";
   const Case cases[] = {
-      {Url("@127.0.0.1:52150"), Node::FromPublicKey(key, IpAddress::V4(127, 0, 0, 1), 52150, 52150)},
+      {Url("@127.0.0.1:52150"),
+       Node::FromPublicKey(key, IpAddress::V4(127, 0, 0, 1), 52150, 52150)},
       {Url("@valid.:3"), hostname_node},
       {Url("@[::]:52150"), Node::FromPublicKey(key, Ip("::"), 52150, 52150)},
       {Url("@[2001:db8:3c4d:15::abcd:ef12]:52150"),
@@ -311,8 +312,7 @@ TEST(ParseEnodeTest, BadHosts) {
               "invalid IP address or host name \"" + std::string(64, 'a') + ".com\"");
   std::string long_name;
   for (int i = 0; i < 64; ++i) long_name += "abc.";  // 256 bytes with the dot.
-  ExpectError(Url("@" + long_name + ":3"),
-              "invalid IP address or host name \"" + long_name + "\"");
+  ExpectError(Url("@" + long_name + ":3"), "invalid IP address or host name \"" + long_name + "\"");
 }
 
 TEST(ParseEnodeTest, ExtraGarbage) {
@@ -378,6 +378,17 @@ TEST(ToEnodeTest, Formats) {
   EXPECT_EQ(Node::FromPublicKey(key, IpAddress(), 0, 0).ToEnode(), Url(""));
   // No address but a port: the unspecified address keeps the port.
   EXPECT_EQ(Node::FromPublicKey(key, IpAddress(), 0, 5).ToEnode(), Url("@[::]:0?discport=5"));
+  // 0.0.0.0 is unspecified too but is not the default "::": it is printed,
+  // ports 0 and all, so the URL parses back to the same node (found by
+  // //tests/fuzz:enode_fuzz with "[::ffff:0:0]:0").
+  EXPECT_EQ(Node::FromPublicKey(key, IpAddress::V4(0, 0, 0, 0), 0, 0).ToEnode(), Url("@0.0.0.0:0"));
+  for (const char* url : {"@[::ffff:0:0]:0", "@0.0.0.0:0", "@[::]:0", "@0.0.0.0:30303"}) {
+    absl::StatusOr<Node> n = ParseEnode(Url(url));
+    ASSERT_TRUE(n.ok()) << url << ": " << n.status();
+    absl::StatusOr<Node> back = ParseEnode(n->ToEnode());
+    ASSERT_TRUE(back.ok()) << n->ToEnode() << ": " << back.status();
+    EXPECT_EQ(*back, *n) << url << " -> " << n->ToEnode();
+  }
   Node h = Node::FromPublicKey(key, IpAddress(), 30303, 30304);
   h.hostname = "boot.example.org";
   EXPECT_EQ(h.ToEnode(), Url("@boot.example.org:30303?discport=30304"));
