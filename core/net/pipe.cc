@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <new>
 #include <string>
 #include <utility>
@@ -14,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
+#include "core/fifo.h"
 #include "core/weak_flag.h"
 
 namespace p2p {
@@ -325,7 +325,7 @@ class PipeEnd final : public Conn {
   bool ended_ = false;          // No more reads or writes.
   bool peer_notified_ = false;  // EOF or reset sent, or the peer ended first.
   bool pump_posted_ = false;
-  std::deque<Segment> inbox_;  // Undelivered bytes, then possibly the end.
+  Fifo<Segment> inbox_;  // Undelivered bytes, then possibly the end.
   size_t inbox_bytes_ = 0;
   WeakFlag alive_;  // Last: dies first.
 };
