@@ -148,7 +148,8 @@ class RlpxConnImpl final : public RlpxConn {
         conn_(std::move(conn)),
         handler_(handler),
         options_(options),
-        our_hello_(std::move(our_hello)),
+        our_version_(our_hello.version),
+        our_hello_(std::make_unique<const Hello>(std::move(our_hello))),
         inbound_(dial_dest == nullptr),
         hs_(MakeHandshake(options.modelled_crypto, local_key, dial_dest, entropy)),
         handshake_alarm_(loop, [this] { OnHandshakeTimeout(); }),
@@ -188,7 +189,8 @@ class RlpxConnImpl final : public RlpxConn {
     if (stage_ == Stage::kPostHandshake) {
       stage_ = Stage::kProtoHandshake;
       // Our Hello goes out while theirs is read (doProtoHandshake).
-      absl::Status s = WriteFrame(kHandshakeMsg, EncodeHello(our_hello_));
+      absl::Status s = WriteFrame(kHandshakeMsg, EncodeHello(*our_hello_));
+      our_hello_.reset();  // Only its version is needed from here on.
       if (!s.ok()) {
         Terminate(DisconnectReason::kProtocolError, s, false, false);
         return;
@@ -322,7 +324,7 @@ class RlpxConnImpl final : public RlpxConn {
   // --- Modelled handshake ----------------------------------------------------
 
   // Our static key on the wire: the Hello's id (see rlpx_conn.h).
-  const ModelledKey& ModelledLocalKey() const { return our_hello_.id; }
+  const ModelledKey& ModelledLocalKey() const { return our_hello_->id; }
 
   void SendModelledAuth() {
     // The real MakeAuth fails on a destination that is not a point; a
@@ -491,7 +493,7 @@ class RlpxConnImpl final : public RlpxConn {
     }
     // As doProtoHandshake, snappy is switched on before SetupConn's
     // identity check, so a Disconnect for it is already compressed.
-    codec_->SetSnappy(our_hello_.version >= kSnappyProtocolVersion &&
+    codec_->SetSnappy(our_version_ >= kSnappyProtocolVersion &&
                       hello->version >= kSnappyProtocolVersion);
     if (hello->id != remote_key_->bytes()) {
       Terminate(DisconnectReason::kUnexpectedIdentity,
@@ -681,7 +683,9 @@ class RlpxConnImpl final : public RlpxConn {
   std::unique_ptr<Conn> conn_;
   Handler* handler_;
   const RlpxConnOptions options_;
-  const Hello our_hello_;
+  const uint64_t our_version_;
+  // Until our Hello is sent (the id is the modelled handshake's key).
+  std::unique_ptr<const Hello> our_hello_;
   const bool inbound_;
 
   Stage stage_ = Stage::kEncHandshake;

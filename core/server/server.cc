@@ -51,16 +51,16 @@ class Server::Conn final : public RlpxConn::Handler {
 
   Conn(Server* srv, uint64_t seq, ConnFlags flags, std::optional<Node> dest,
        NodeDialer::DoneCallback done)
-      : srv_(srv), seq_(seq), flags_(flags), dest_(std::move(dest)), done_(std::move(done)) {
-    if (dest_) node_ = *dest_;
+      : srv_(srv), seq_(seq), flags_(flags), dialed_(dest.has_value()), done_(std::move(done)) {
+    if (dest) node_ = std::move(*dest);
   }
 
   void Begin(std::unique_ptr<p2p::Conn> conn) {
     remote_ = conn->RemoteEndpoint();
     local_ = conn->LocalEndpoint();
-    if (dest_) {
+    if (dialed_) {
       rlpx_ =
-          RlpxConn::Dial(srv_->deps_.loop, std::move(conn), &*srv_->config_.key, dest_->pubkey,
+          RlpxConn::Dial(srv_->deps_.loop, std::move(conn), &*srv_->config_.key, node_.pubkey,
                          srv_->our_hello_, srv_->deps_.entropy, this, srv_->config_.conn_options);
     } else {
       rlpx_ =
@@ -71,7 +71,7 @@ class Server::Conn final : public RlpxConn::Handler {
 
   // RlpxConn::Handler.
   void OnEncryptionHandshake(RlpxConn* c, const PublicKey& remote) override {
-    if (!dest_) node_ = Node::FromPublicKey(remote, remote_.ip, remote_.port, remote_.port);
+    if (!dialed_) node_ = Node::FromPublicKey(remote, remote_.ip, remote_.port, remote_.port);
     stage_ = Stage::kPostHandshake;
     (void)c;
     srv_->PostHandshake(this);
@@ -221,7 +221,7 @@ class Server::Conn final : public RlpxConn::Handler {
   Server* srv_;
   uint64_t seq_;
   ConnFlags flags_;
-  std::optional<Node> dest_;
+  const bool dialed_;  // node_ is then the dial target from the start.
   NodeDialer::DoneCallback done_;
   Node node_;
   std::string name_;
