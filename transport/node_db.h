@@ -20,8 +20,11 @@
 // warning that names it, so a partly corrupt file still yields its good
 // nodes; a missing header or an unknown version is an error (the file is not
 // ours to interpret). Formatting and parsing are pure; LoadNodeDb and
-// SaveNodeDb are the file I/O (blocking, call from the loop thread between
-// events: the file is small).
+// SaveNodeDb are the blocking file I/O and share no state, so any thread may
+// call them (two saves of one path must not overlap: they share the temp
+// file). p2pnode loads once before its loop runs and saves through
+// NodeDbWriter (node_db_writer.h), whose worker thread keeps the fsyncs off
+// the loop.
 #ifndef P2P_TRANSPORT_NODE_DB_H_
 #define P2P_TRANSPORT_NODE_DB_H_
 

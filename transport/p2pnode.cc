@@ -7,7 +7,8 @@
 // --bootnodes; its lookups are the dialer's candidates, its table is served
 // at GET /table. With --datadir, the table's known nodes are kept in
 // DATADIR/nodes (transport/node_db.h): loaded to seed the table at start,
-// written every 30 s and at shutdown. With --nodiscover the node behaves as
+// written every 30 s and at shutdown, off the loop by a worker thread
+// (transport/node_db_writer.h). With --nodiscover the node behaves as
 // before discovery existed: bootnodes are cycled as dial candidates.
 //
 // Output contract (scripts rely on it): the first line on stdout is the
@@ -28,16 +29,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "core/dial/node_iterator.h"
 #include "core/discover/udp.h"
 #include "core/json_writer.h"
 #include "core/log.h"
 #include "core/server/admin_api.h"
-#include "core/dial/node_iterator.h"
 #include "core/server/server.h"
 #include "transport/dns_resolver.h"
 #include "transport/epoll_loop.h"
 #include "transport/http_server.h"
 #include "transport/node_db.h"
+#include "transport/node_db_writer.h"
 #include "transport/node_flags.h"
 #include "transport/openssl_entropy.h"
 #include "transport/tcp_network.h"
@@ -197,20 +199,18 @@ int Run(int argc, char** argv) {
   }
 
   Node self = server.Self();
-  // The node database (--datadir): nodes_path stays empty without one, or
-  // when the file could not be read (then it is left alone, not overwritten).
-  std::string nodes_path;
-  std::vector<discover::KnownNode> known_nodes;  // As last loaded or saved.
+  // The node database (--datadir): no writer without one, or when the file
+  // could not be read (then it is left alone, not overwritten). The loop
+  // only merges and snapshots; the writer's worker thread does the disk I/O
+  // and posts each outcome back. Declared after the loop and the logger, so
+  // its worker is joined before they go.
+  std::unique_ptr<NodeDbWriter> nodes_writer;
+  // As loaded, then merged with the table at each save (whether or not that
+  // write succeeds: it is the newest knowledge either way).
+  std::vector<discover::KnownNode> known_nodes;
   auto save_nodes = [&] {
-    std::vector<discover::KnownNode> merged =
-        MergeKnownNodes(known_nodes, disc->KnownNodes(), absl::Now());
-    if (absl::Status s = SaveNodeDb(nodes_path, merged); !s.ok()) {
-      log.Log(LogLevel::kWarn, absl::StrCat("discovery: ", s.message()));
-      return;
-    }
-    log.Log(LogLevel::kDebug,
-            absl::StrCat("discovery: saved ", merged.size(), " known nodes to ", nodes_path));
-    known_nodes = std::move(merged);
+    known_nodes = MergeKnownNodes(known_nodes, disc->KnownNodes(), absl::Now());
+    nodes_writer->Save(known_nodes);  // A copy: the loop keeps merging into its own.
   };
   std::unique_ptr<Alarm> save_nodes_alarm;  // Destroyed before disc.
   if (disc) {
@@ -225,7 +225,15 @@ int Run(int argc, char** argv) {
         for (const std::string& w : db->warnings) {
           log.Log(LogLevel::kWarn, absl::StrCat("discovery: node database ", path, ": ", w));
         }
-        nodes_path = path;
+        nodes_writer = std::make_unique<NodeDbWriter>(
+            loop->get(), path, [&log, path](const absl::Status& s, size_t saved) {
+              if (!s.ok()) {
+                log.Log(LogLevel::kWarn, absl::StrCat("discovery: ", s.message()));
+                return;
+              }
+              log.Log(LogLevel::kDebug,
+                      absl::StrCat("discovery: saved ", saved, " known nodes to ", path));
+            });
         known_nodes = std::move(db->nodes);
         const int seeded = disc->Seed(known_nodes);
         log.Log(LogLevel::kInfo, absl::StrCat("discovery: seeded ", seeded, " of ",
@@ -285,6 +293,9 @@ int Run(int argc, char** argv) {
     // Now, before the shutdown below: a second signal exits at once.
     save_nodes_alarm->Stop();
     save_nodes();
+    // Waits for the final write (and one still in progress), joins the
+    // worker and reports the outcome: the file is complete from here on.
+    nodes_writer->Close();
   }
 
   log.Log(LogLevel::kInfo, absl::StrCat("shutting down: ", server.PeerCount(), " peers"));
