@@ -130,7 +130,8 @@ absl::StatusOr<FrameReader> FrameReader::Create(absl::Span<const uint8_t> aes_se
                                                 FrameReaderOptions options) {
   if (options.max_frame_size > kMaxFrameSize) {
     return absl::InvalidArgumentError(absl::StrCat("rlpx: max_frame_size ", options.max_frame_size,
-                                                   " exceeds the protocol maximum ", kMaxFrameSize));
+                                                   " exceeds the protocol maximum ",
+                                                   kMaxFrameSize));
   }
   auto ciphers = MakeCiphers(aes_secret, mac_secret);
   if (!ciphers.ok()) return ciphers.status();
@@ -143,22 +144,6 @@ absl::Status FrameReader::Fail(absl::Status s) {
   buf_.shrink_to_fit();
   pos_ = 0;
   return error_;
-}
-
-absl::Status AppendToReadBuffer(std::vector<uint8_t>& buf, size_t& pos,
-                                absl::Span<const uint8_t> bytes, size_t max_buffered) {
-  const size_t buffered = buf.size() - pos;
-  if (bytes.size() > max_buffered - buffered) {
-    return absl::ResourceExhaustedError(absl::StrCat("rlpx: read buffer limit ", max_buffered,
-                                                     " exceeded (", buffered, " bytes buffered, ",
-                                                     bytes.size(), " more fed)"));
-  }
-  if (pos > 0 && pos >= buf.size() / 2) {
-    buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(pos));
-    pos = 0;
-  }
-  buf.insert(buf.end(), bytes.begin(), bytes.end());
-  return absl::OkStatus();
 }
 
 absl::Status FrameReader::Feed(absl::Span<const uint8_t> bytes) {
@@ -205,8 +190,8 @@ absl::Status FrameReader::ReadHeader() {
     return absl::InvalidArgumentError("rlpx: bad frame header: header-data is not an RLP list");
   }
   if (frame_size > options_.max_frame_size) {
-    return absl::ResourceExhaustedError(absl::StrCat("rlpx: frame size ", frame_size,
-                                                     " exceeds limit ", options_.max_frame_size));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("rlpx: frame size ", frame_size, " exceeds limit ", options_.max_frame_size));
   }
   pos_ += kHeaderBytes + kMacBytes;
   frame_size_ = frame_size;

@@ -30,6 +30,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "core/crypto/keccak.h"
 #include "core/crypto/symmetric.h"
@@ -66,9 +67,24 @@ struct Message {
 // compacting it first when at least half is consumed (amortised O(1) per
 // byte). Refuses (ResourceExhausted "rlpx: read buffer limit ...") when the
 // unconsumed bytes would exceed `max_buffered`; the buffer is then left as it
-// was. Shared by FrameReader and PlainCodec.
-absl::Status AppendToReadBuffer(std::vector<uint8_t>& buf, size_t& pos,
-                                absl::Span<const uint8_t> bytes, size_t max_buffered);
+// was. Shared by FrameReader and PlainCodec; Buffer is a std::vector or an
+// absl::InlinedVector of bytes.
+template <typename Buffer>
+absl::Status AppendToReadBuffer(Buffer& buf, size_t& pos, absl::Span<const uint8_t> bytes,
+                                size_t max_buffered) {
+  const size_t buffered = buf.size() - pos;
+  if (bytes.size() > max_buffered - buffered) {
+    return absl::ResourceExhaustedError(absl::StrCat("rlpx: read buffer limit ", max_buffered,
+                                                     " exceeded (", buffered, " bytes buffered, ",
+                                                     bytes.size(), " more fed)"));
+  }
+  if (pos > 0 && pos >= buf.size() / 2) {
+    buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(pos));
+    pos = 0;
+  }
+  buf.insert(buf.end(), bytes.begin(), bytes.end());
+  return absl::OkStatus();
+}
 
 // Limits of the reading side; the defaults are the protocol's own.
 struct FrameReaderOptions {
@@ -107,8 +123,7 @@ class FrameWriter {
   FrameWriter(AesCtr enc, AesBlock mac_cipher, const Keccak256& mac)
       : enc_(std::move(enc)), mac_cipher_(std::move(mac_cipher)), mac_(mac) {}
 
-  absl::Status WriteFrame(uint64_t code, absl::Span<const uint8_t> data,
-                          std::vector<uint8_t>& out);
+  absl::Status WriteFrame(uint64_t code, absl::Span<const uint8_t> data, std::vector<uint8_t>& out);
 
   AesCtr enc_;
   AesBlock mac_cipher_;
@@ -184,8 +199,7 @@ class FrameReader {
 // Secrets. Move-only; not thread-safe.
 class FrameCodec {
  public:
-  static absl::StatusOr<FrameCodec> Create(const Secrets& secrets,
-                                           FrameReaderOptions options = {});
+  static absl::StatusOr<FrameCodec> Create(const Secrets& secrets, FrameReaderOptions options = {});
 
   // See FrameWriter::WriteMessage.
   absl::Status WriteMessage(uint64_t code, absl::Span<const uint8_t> payload,

@@ -29,6 +29,7 @@
 #include <optional>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
@@ -117,7 +118,9 @@ class PlainCodec {
 
   FrameReaderOptions options_;
   bool snappy_ = false;
-  std::vector<uint8_t> buf_;  // Unconsumed input is buf_[pos_:].
+  // Unconsumed input is buf_[pos_:]. Small frames (pings, pongs) fit in
+  // the codec itself: reading one touches no separate heap block.
+  absl::InlinedVector<uint8_t, 40> buf_;
   size_t pos_ = 0;
   absl::Status error_;
 };
