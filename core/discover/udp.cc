@@ -202,30 +202,55 @@ bool UdpV4::IsBonded(const NodeId& id, const IpAddress& ip) const {
   return loop_->Now() - *it->second.last_pong_received <= cfg_.bond_expiration;
 }
 
-UdpV4::BondRecord* UdpV4::Bond(const NodeId& id, const IpAddress& ip) {
-  auto it = bonds_.find(id);
-  if (it != bonds_.end()) {
-    // A record proves things only about the address it was made at.
-    if (it->second.ip != ip) it->second = BondRecord{ip, std::nullopt, std::nullopt, 0};
-    return &it->second;
-  }
-  if (bonds_.size() >= cfg_.max_bond_records) {
-    // Forget records whose proofs have all lapsed, then refuse if still full.
-    MonoTime now = loop_->Now();
-    auto stale = [&](const std::optional<MonoTime>& t) {
-      return !t || now - *t > cfg_.bond_expiration;
-    };
-    for (auto i = bonds_.begin(); i != bonds_.end();) {
-      if (stale(i->second.last_ping_received) && stale(i->second.last_pong_received) &&
-          i->second.findnode_failures == 0) {
-        bonds_.erase(i++);  // Other iterators stay valid.
-      } else {
-        ++i;
-      }
+bool UdpV4::BondLapsed(const BondRecord& b, MonoTime now) const {
+  auto stale = [&](const std::optional<MonoTime>& t) {
+    return !t || now - *t > cfg_.bond_expiration;
+  };
+  return stale(b.last_ping_received) && stale(b.last_pong_received) && b.findnode_failures == 0;
+}
+
+MonoTime UdpV4::BondLapseTime(const BondRecord& b) const {
+  if (b.findnode_failures != 0) return absl::InfiniteFuture();
+  MonoTime newest = absl::InfinitePast();  // No proof: lapsed already.
+  if (b.last_ping_received) newest = std::max(newest, *b.last_ping_received);
+  if (b.last_pong_received) newest = std::max(newest, *b.last_pong_received);
+  return newest + cfg_.bond_expiration;
+}
+
+void UdpV4::EvictLapsedBonds() {
+  const MonoTime now = loop_->Now();
+  if (now <= next_bond_lapse_) return;  // None can have lapsed yet.
+  MonoTime next = absl::InfiniteFuture();
+  for (auto i = bonds_.begin(); i != bonds_.end();) {
+    if (BondLapsed(i->second, now)) {
+      bonds_.erase(i++);  // Other iterators stay valid. Which go does not
+      continue;           // depend on the order of the visit.
     }
-    if (bonds_.size() >= cfg_.max_bond_records) return nullptr;
+    next = std::min(next, BondLapseTime(i->second));
+    ++i;
   }
-  return &bonds_.emplace(id, BondRecord{ip, std::nullopt, std::nullopt, 0}).first->second;
+  next_bond_lapse_ = next;
+}
+
+bool UdpV4::UpdateBond(const NodeId& id, const IpAddress& ip,
+                       absl::FunctionRef<void(BondRecord&)> update) {
+  auto it = bonds_.find(id);
+  if (it == bonds_.end()) {
+    if (bonds_.size() >= cfg_.max_bond_records) {
+      // Forget records whose proofs have all lapsed, then refuse if still full.
+      EvictLapsedBonds();
+      if (bonds_.size() >= cfg_.max_bond_records) return false;
+    }
+    it = bonds_.emplace(id, BondRecord{ip, std::nullopt, std::nullopt, 0}).first;
+  } else if (it->second.ip != ip) {
+    // A record proves things only about the address it was made at.
+    it->second = BondRecord{ip, std::nullopt, std::nullopt, 0};
+  }
+  update(it->second);
+  // A ping or pong only moves a record's lapse time later; a reset, a
+  // restored (Seed) or a cleared failure count may move it earlier.
+  next_bond_lapse_ = std::min(next_bond_lapse_, BondLapseTime(it->second));
+  return true;
 }
 
 WireEndpoint UdpV4::SelfEndpoint() const { return WireEndpoint{self_.ip, self_.udp, self_.tcp}; }
@@ -377,7 +402,7 @@ void UdpV4::HandlePing(const Endpoint& from, const DecodedPacket& p, const disco
 
   Node n = Node::FromPublicKey(p.sender, from.ip, ping.from.tcp, from.port);
   MonoTime now = loop_->Now();
-  if (BondRecord* b = Bond(p.sender_id, from.ip)) b->last_ping_received = now;
+  UpdateBond(p.sender_id, from.ip, [&](BondRecord& b) { b.last_ping_received = now; });
   if (!IsBonded(p.sender_id, from.ip)) {
     // Endpoint proof: the sender goes into the table once it answers our
     // ping (PingInternal's pong handling adds it as verified).
@@ -424,7 +449,7 @@ void UdpV4::PingInternal(const Node& n, StatusCallback done) {
         if (std::get<Pong>(p.packet).ping_hash != h) return false;
         *complete = true;
         MonoTime now = loop_->Now();
-        if (BondRecord* b = Bond(n.id, n.ip)) b->last_pong_received = now;
+        UpdateBond(n.id, n.ip, [&](BondRecord& b) { b.last_pong_received = now; });
         table_.AddVerifiedNode(n, now);
         table_.RecordPong(n.id, now);
         return true;
@@ -438,32 +463,33 @@ void UdpV4::FindNode(const Node& n, const EncodedPubkey& target, FindNodeCallbac
   SendFindNode(n, target, std::move(done));
 }
 
-void UdpV4::SendFindNode(const Node& n, const EncodedPubkey& target, FindNodeCallback done) {
-  // go-ethereum's ensureBond: if n has not pinged us lately it probably does
-  // not hold a pong from us, and would ignore the FindNode.
-  auto it = bonds_.find(n.id);
-  bool need_bond = true;
-  if (it != bonds_.end() && it->second.ip == n.ip) {
-    const BondRecord& b = it->second;
-    need_bond = !b.last_ping_received ||
-                loop_->Now() - *b.last_ping_received > cfg_.bond_expiration ||
-                b.findnode_failures > cfg_.max_findnode_failures;
-  }
-  if (!need_bond) {
-    SendFindNodeNow(n, target, std::move(done));
+void UdpV4::EnsureBond(const Node& n, StatusCallback then) {
+  if (!NeedsBond(n)) {
+    then(absl::OkStatus());
     return;
   }
-  PingInternal(n, [this, n, target, done = std::move(done)](absl::Status s) mutable {
+  PingInternal(n, [this, then = std::move(then)](absl::Status s) mutable {
+    if (!s.ok()) {
+      then(std::move(s));
+      return;
+    }
+    // Give n time to ping us back and process our pong, or it would ignore
+    // the request.
+    loop_->RunAfter(cfg_.response_timeout,
+                    [alive = alive_.Weak(), then = std::move(then)]() mutable {
+                      if (alive) then(absl::OkStatus());
+                    });
+  });
+}
+
+void UdpV4::SendFindNode(const Node& n, const EncodedPubkey& target, FindNodeCallback done) {
+  EnsureBond(n, [this, n, target, done = std::move(done)](absl::Status s) mutable {
     if (!s.ok()) {
       FindNodeDone(n, false);
       done(std::move(s));
       return;
     }
-    // Give the node time to ping us back and process our pong.
-    loop_->RunAfter(cfg_.response_timeout,
-                    [this, alive = alive_.Weak(), n, target, done = std::move(done)]() mutable {
-                      if (alive) SendFindNodeNow(n, target, std::move(done));
-                    });
+    SendFindNodeNow(n, target, std::move(done));
   });
 }
 
@@ -541,21 +567,12 @@ bool UdpV4::NeedsBond(const Node& n) const {
 }
 
 void UdpV4::RequestENR(const Node& n, RecordCallback done) {
-  if (!NeedsBond(n)) {
-    SendENRRequestNow(n, std::move(done));
-    return;
-  }
-  PingInternal(n, [this, n, done = std::move(done)](absl::Status s) mutable {
+  EnsureBond(n, [this, n, done = std::move(done)](absl::Status s) mutable {
     if (!s.ok()) {
       done(std::move(s));
       return;
     }
-    // As SendFindNode: give n time to ping us back and process our pong,
-    // or it would not answer.
-    loop_->RunAfter(cfg_.response_timeout,
-                    [this, alive = alive_.Weak(), n, done = std::move(done)]() mutable {
-                      if (alive) SendENRRequestNow(n, std::move(done));
-                    });
+    SendENRRequestNow(n, std::move(done));
   });
 }
 
@@ -601,14 +618,16 @@ void UdpV4::SendENRRequestNow(const Node& n, RecordCallback done) {
 }
 
 void UdpV4::FindNodeDone(const Node& n, bool useful) {
-  BondRecord* b = Bond(n.id, n.ip);
-  if (b == nullptr) return;
-  if (useful) {
-    if (b->findnode_failures > 0) --b->findnode_failures;
-    return;
-  }
-  ++b->findnode_failures;
-  if (b->findnode_failures >= cfg_.max_findnode_failures) table_.Delete(n.id);
+  int failures = 0;
+  bool kept = UpdateBond(n.id, n.ip, [&](BondRecord& b) {
+    if (useful) {
+      if (b.findnode_failures > 0) --b.findnode_failures;
+    } else {
+      ++b.findnode_failures;
+    }
+    failures = b.findnode_failures;
+  });
+  if (kept && !useful && failures >= cfg_.max_findnode_failures) table_.Delete(n.id);
 }
 
 void UdpV4::Lookup(const EncodedPubkey& target, NodesCallback done) {
@@ -798,11 +817,11 @@ int UdpV4::Seed(const std::vector<KnownNode>& known) {
     std::optional<MonoTime> pong = restore(k->last_pong);
     std::optional<MonoTime> ping = restore(k->last_ping);
     if (!pong && !ping) continue;
-    if (BondRecord* b = Bond(k->node.id, k->node.ip)) {
-      b->last_pong_received = pong;
-      b->last_ping_received = ping;
-      b->findnode_failures = k->findnode_failures;
-    }
+    UpdateBond(k->node.id, k->node.ip, [&](BondRecord& b) {
+      b.last_pong_received = pong;
+      b.last_ping_received = ping;
+      b.findnode_failures = k->findnode_failures;
+    });
   }
   return added;
 }

@@ -68,10 +68,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/node_hash_map.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -297,6 +299,12 @@ class UdpV4 : public NodeResolver, public DiscoveryTable {
   // go-ethereum's ensureBond test: n has not pinged us within
   // bond_expiration (so probably holds no pong from us), or failed too often.
   bool NeedsBond(const Node& n) const;
+  // go-ethereum's ensureBond, before a request to n. If !NeedsBond(n), runs
+  // then(OK) at once (inline). Otherwise pings n: if the ping fails, then
+  // gets its error; if it succeeds, then(OK) runs response_timeout later,
+  // giving n time to ping us back and process our pong (or it would ignore
+  // the request). Dropped unrun if this UdpV4 is destroyed first.
+  void EnsureBond(const Node& n, StatusCallback then);
 
   // Encodes, signs and sends; returns the packet hash.
   absl::StatusOr<PacketHash> Send(const Endpoint& to, const Packet& packet);
@@ -323,7 +331,22 @@ class UdpV4 : public NodeResolver, public DiscoveryTable {
   void Refresh();
   void RefreshRandom(int left);
 
-  BondRecord* Bond(const NodeId& id, const IpAddress& ip);
+  // Finds id's bond record (reset if it was made at another IP) or creates
+  // one, and applies `update` to it; the only way records change. Creating
+  // one when max_bond_records are held first forgets every lapsed record
+  // (EvictLapsedBonds); false, and no update, if none had lapsed.
+  bool UpdateBond(const NodeId& id, const IpAddress& ip,
+                  absl::FunctionRef<void(BondRecord&)> update);
+  // No proof within bond_expiration of `now` and no findnode failures.
+  bool BondLapsed(const BondRecord& b, MonoTime now) const;
+  // The last instant at which b has not lapsed yet (it lapses after it, if
+  // nothing changes): its newest proof plus bond_expiration; never while it
+  // has findnode failures.
+  MonoTime BondLapseTime(const BondRecord& b) const;
+  // Erases every lapsed record. Scans the records, but only once the
+  // earliest lapse time seen (next_bond_lapse_) has passed: a bootnode at
+  // the cap refuses new senders in O(1) until some record can have lapsed.
+  void EvictLapsedBonds();
   WireEndpoint SelfEndpoint() const;
   uint64_t Expiration() const;
   void Drop(const char* reason) { ++stats_.dropped[reason]; }
@@ -340,10 +363,11 @@ class UdpV4 : public NodeResolver, public DiscoveryTable {
   Table table_;
   std::unique_ptr<PacketSocket> socket_;
   UdpV4Stats stats_;
-  // Looked up on every packet. Node-based so that a BondRecord* stays valid
-  // while other records are added. Never iterated where order matters (the
-  // only loop, in Bond(), erases every lapsed record, whatever the order).
+  // Looked up on every packet; never iterated.
   absl::node_hash_map<NodeId, BondRecord> bonds_;
+  // No bond record lapses at or before this instant (a lower bound of
+  // BondLapseTime over bonds_: exact after a scan, lowered by updates).
+  MonoTime next_bond_lapse_ = absl::InfinitePast();
   std::map<uint64_t, std::unique_ptr<Pending>> pending_;  // By id: creation order.
   uint64_t next_pending_id_ = 1;
   std::map<uint64_t, std::unique_ptr<LookupState>> lookups_;

@@ -468,6 +468,139 @@ TEST(UdpV4Test, FindNodeFailuresDeleteNode) {
   EXPECT_FALSE(a->table().Contains(c->node.id));
 }
 
+// max_bond_records: a new sender gets a record only if one is free or some
+// have lapsed (no ping or pong within bond_expiration, no findnode
+// failures); then every lapsed record is forgotten, and only those.
+TEST(UdpV4Test, BondRecordsCappedAndOnlyLapsedOnesForgotten) {
+  World w(31);
+  UdpV4Config cfg;
+  cfg.max_bond_records = 4;
+  cfg.bond_expiration = absl::Seconds(60);
+  UdpV4* a = w.AddNode(World::IpFor(1), cfg);  // Not started: no timers.
+  std::vector<RawPeer*> p;
+  // One /24 each: the table's IP limits must not keep any out.
+  for (int i = 0; i < 9; ++i) p.push_back(w.AddRaw(World::IpFor(250 * (i + 1))));
+  const MonoTime start = w.Now();
+  auto run_until = [&](absl::Duration since_start) { w.RunFor(since_start - (w.Now() - start)); };
+  // c pings a, then answers a's ping back, if any.
+  auto ping = [&](RawPeer* c) {
+    discover::Ping ping;
+    ping.from = WireEndpoint{c->node.ip, kPort, kPort};
+    ping.to = WireEndpoint{a->Self().ip, kPort, kPort};
+    ping.expiration = w.Exp();
+    c->Send(a->Self(), ping);
+    w.RunFor(2 * kLatency);
+    for (const DecodedPacket* d : c->OfType(kPingPacket)) {
+      Pong pong;
+      pong.to = WireEndpoint{a->Self().ip, kPort, 0};
+      pong.ping_hash = d->hash;
+      pong.expiration = w.Exp();
+      c->Send(a->Self(), pong);
+    }
+    w.RunFor(2 * kLatency);
+    c->got.clear();
+  };
+  // Whether a holds a bond record for c (every sender here pinged, so a
+  // record has a last ping), and its findnode failures (-1: no record).
+  auto failures = [&](RawPeer* c) {
+    EXPECT_TRUE(a->table().Contains(c->node.id)) << "KnownNodes would not show it";
+    for (const KnownNode& k : a->KnownNodes()) {
+      if (k.node.id == c->node.id) return k.last_ping ? k.findnode_failures : -1;
+    }
+    return -1;
+  };
+  auto bonded = [&](RawPeer* c) { return a->IsBonded(c->node.id, c->node.ip); };
+
+  // t=0: p0..p3 fill the four records; p4 is refused (it still gets its
+  // pong, and goes into the table when it answers a's ping).
+  for (int i = 0; i < 5; ++i) ping(p[i]);
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(bonded(p[i])) << i;
+  EXPECT_FALSE(bonded(p[4]));
+  EXPECT_EQ(failures(p[4]), -1);
+  EXPECT_EQ(a->stats().sent.at("PONG/v4"), 5);
+
+  // p1 ignores a FindNode: one failure, which keeps its record.
+  std::optional<absl::Status> find_status;
+  a->FindNode(p[1]->node, p[1]->node.pubkey.bytes(),
+              [&](absl::StatusOr<std::vector<Node>> r) { find_status = r.status(); });
+  w.RunFor(absl::Seconds(1));
+  ASSERT_TRUE(find_status.has_value());
+  EXPECT_TRUE(absl::IsDeadlineExceeded(*find_status)) << *find_status;
+  EXPECT_EQ(failures(p[1]), 1);
+  p[1]->got.clear();
+
+  // t=30 s: p2 pings again. t=59 s: nothing has lapsed, p5 is refused.
+  run_until(absl::Seconds(30));
+  ping(p[2]);
+  run_until(absl::Seconds(59));
+  ping(p[5]);
+  EXPECT_FALSE(bonded(p[5]));
+  EXPECT_EQ(failures(p[5]), -1);
+  for (int i = 0; i < 4; ++i) EXPECT_GE(failures(p[i]), 0) << i;
+
+  // t=61 s: p0's and p3's proofs have lapsed; p1's have too, but it has a
+  // failure. p4 takes a freed record, p5 the other, p6 is refused.
+  run_until(absl::Seconds(61));
+  ping(p[4]);
+  // Every lapsed record went at once, not just the one p4 needed.
+  EXPECT_EQ(failures(p[0]), -1);
+  EXPECT_EQ(failures(p[3]), -1);
+  ping(p[5]);
+  ping(p[6]);
+  EXPECT_EQ(failures(p[0]), -1);
+  EXPECT_EQ(failures(p[1]), 1);
+  EXPECT_EQ(failures(p[2]), 0);
+  EXPECT_EQ(failures(p[3]), -1);
+  EXPECT_EQ(failures(p[4]), 0);
+  EXPECT_EQ(failures(p[5]), 0);
+  EXPECT_EQ(failures(p[6]), -1);
+  EXPECT_TRUE(bonded(p[4]));
+  EXPECT_TRUE(bonded(p[5]));
+  EXPECT_FALSE(bonded(p[6]));
+
+  // t=62 s: p1 pings, then answers a FindNode usefully: no failure left.
+  run_until(absl::Seconds(62));
+  ping(p[1]);
+  std::optional<absl::StatusOr<std::vector<Node>>> found;
+  a->FindNode(p[1]->node, p[1]->node.pubkey.bytes(),
+              [&](absl::StatusOr<std::vector<Node>> r) { found = std::move(r); });
+  w.RunFor(2 * kLatency);
+  ASSERT_EQ(p[1]->OfType(kFindNodePacket).size(), 1u);
+  const Node listed = w.FakeNode(World::IpFor(3000));
+  Neighbors nb;
+  nb.nodes.push_back(WireNode{listed.ip, listed.udp, listed.tcp, listed.pubkey.bytes()});
+  nb.expiration = w.Exp();
+  p[1]->Send(a->Self(), nb);
+  w.RunFor(absl::Seconds(1));
+  ASSERT_TRUE(found.has_value());
+  ASSERT_TRUE(found->ok()) << found->status();
+  ASSERT_EQ((*found)->size(), 1u);
+  EXPECT_EQ((**found)[0].id, listed.id);
+  EXPECT_EQ(failures(p[1]), 0);
+
+  // t=100 s: only p2 (last proof at 30 s) has lapsed: p7 gets its record,
+  // p8 is refused.
+  run_until(absl::Seconds(100));
+  ping(p[7]);
+  ping(p[8]);
+  EXPECT_EQ(failures(p[2]), -1);
+  EXPECT_TRUE(bonded(p[7]));
+  EXPECT_FALSE(bonded(p[8]));
+  EXPECT_EQ(failures(p[8]), -1);
+  for (int i : {1, 4, 5, 7}) EXPECT_EQ(failures(p[i]), 0) << i;
+
+  // t=123 s: p1 (62 s), p4 and p5 (61 s) have lapsed, p7 (100 s) has not.
+  run_until(absl::Seconds(123));
+  ping(p[0]);
+  for (int i : {1, 4, 5}) EXPECT_EQ(failures(p[i]), -1) << i;
+  ping(p[8]);
+  ping(p[6]);
+  ping(p[3]);  // Refused: p0, p8, p6 and p7 hold the four records.
+  for (int i : {0, 6, 7, 8}) EXPECT_EQ(failures(p[i]), 0) << i;
+  for (int i : {1, 2, 3, 4, 5}) EXPECT_EQ(failures(p[i]), -1) << i;
+  EXPECT_FALSE(bonded(p[3]));
+}
+
 TEST(UdpV4Test, StartBondsWithBootnodeAndSelfLooksUp) {
   World w(10);
   UdpV4* boot = w.AddNode(World::IpFor(1));
