@@ -202,6 +202,25 @@ bool UdpV4::IsBonded(const NodeId& id, const IpAddress& ip) const {
   return loop_->Now() - *it->second.last_pong_received <= cfg_.bond_expiration;
 }
 
+UdpV4Stats UdpV4::stats() const {
+  static constexpr const char* kDropReasonNames[kDropReasonCount] = {
+      kDropMalformed,   kDropBadHash,     kDropBadSignature, kDropExpired,
+      kDropUnsolicited, kDropUnknownNode, kDropSelf,         "netrestrict"};
+  UdpV4Stats out;
+  // A map entry for every count that is not zero, as when the maps counted.
+  for (size_t i = 0; i < counters_.sent.size(); ++i) {
+    if (counters_.sent[i] != 0) out.sent[PacketTypeName(i)] = counters_.sent[i];
+    if (counters_.received[i] != 0) out.received[PacketTypeName(i)] = counters_.received[i];
+  }
+  for (int r = 0; r < kDropReasonCount; ++r) {
+    if (counters_.dropped[r] != 0) out.dropped[kDropReasonNames[r]] = counters_.dropped[r];
+  }
+  out.send_errors = counters_.send_errors;
+  out.requests_timed_out = counters_.requests_timed_out;
+  out.lookups_done = counters_.lookups_done;
+  return out;
+}
+
 bool UdpV4::BondLapsed(const BondRecord& b, MonoTime now) const {
   auto stale = [&](const std::optional<MonoTime>& t) {
     return !t || now - *t > cfg_.bond_expiration;
@@ -267,17 +286,17 @@ absl::StatusOr<PacketHash> UdpV4::Send(const Endpoint& to, const Packet& packet)
   auto enc = cfg_.modelled_signatures ? EncodePacketModelled(self_.pubkey, packet)
                                       : EncodePacket(key_, packet);
   if (!enc.ok()) {
-    ++stats_.send_errors;
+    ++counters_.send_errors;
     return enc.status();
   }
   PacketHash hash;
   std::copy(enc->begin(), enc->begin() + kPacketHashSize, hash.begin());
   absl::Status s = socket_->SendTo(to, *enc);
   if (!s.ok()) {
-    ++stats_.send_errors;
+    ++counters_.send_errors;
     return s;
   }
-  ++stats_.sent[PacketName(packet)];
+  ++counters_.sent[packet.index()];
   return hash;
 }
 
@@ -295,7 +314,7 @@ uint64_t UdpV4::AddPending(const NodeId& from, const IpAddress& ip, uint8_t ptyp
     auto it = pending_.find(id);
     if (it == pending_.end()) return;
     it->second->timer = kNoTimer;
-    ++stats_.requests_timed_out;
+    ++counters_.requests_timed_out;
     FinishPending(id, absl::DeadlineExceededError("RPC timeout"));
   });
   pending_.emplace(id, std::move(p));
@@ -337,55 +356,56 @@ void UdpV4::OnPacket(const Endpoint& from, absl::Span<const uint8_t> data) {
   if (!d.ok()) {
     absl::string_view msg = d.status().message();
     if (absl::StartsWith(msg, "bad hash")) {
-      Drop(kDropBadHash);
+      Drop(kDropReasonBadHash);
     } else if (absl::StartsWith(msg, "invalid signature")) {
-      Drop(kDropBadSignature);
+      Drop(kDropReasonBadSignature);
     } else {
-      Drop(kDropMalformed);
+      Drop(kDropReasonMalformed);
     }
     return;
   }
   if (d->sender_id == self_.id) {
-    Drop(kDropSelf);
+    Drop(kDropReasonSelf);
     return;
   }
-  ++stats_.received[PacketName(d->packet)];
+  ++counters_.received[d->packet.index()];
   absl::Time unix_now = unix_now_();
   switch (PacketType(d->packet)) {
     case kPingPacket: {
       const auto& ping = std::get<discover::Ping>(d->packet);
-      if (Expired(ping.expiration, unix_now)) return Drop(kDropExpired);
+      if (Expired(ping.expiration, unix_now)) return Drop(kDropReasonExpired);
       HandlePing(from, *d, ping);
       return;
     }
     case kPongPacket: {
-      if (Expired(std::get<Pong>(d->packet).expiration, unix_now)) return Drop(kDropExpired);
-      if (!HandleReply(from, *d)) Drop(kDropUnsolicited);
+      if (Expired(std::get<Pong>(d->packet).expiration, unix_now)) return Drop(kDropReasonExpired);
+      if (!HandleReply(from, *d)) Drop(kDropReasonUnsolicited);
       return;
     }
     case kFindNodePacket: {
       const auto& req = std::get<discover::FindNode>(d->packet);
-      if (Expired(req.expiration, unix_now)) return Drop(kDropExpired);
+      if (Expired(req.expiration, unix_now)) return Drop(kDropReasonExpired);
       HandleFindNode(from, *d, req);
       return;
     }
     case kNeighborsPacket: {
-      if (Expired(std::get<Neighbors>(d->packet).expiration, unix_now)) return Drop(kDropExpired);
-      if (!HandleReply(from, *d)) Drop(kDropUnsolicited);
+      if (Expired(std::get<Neighbors>(d->packet).expiration, unix_now))
+        return Drop(kDropReasonExpired);
+      if (!HandleReply(from, *d)) Drop(kDropReasonUnsolicited);
       return;
     }
     case kENRRequestPacket: {
       if (Expired(std::get<ENRRequest>(d->packet).expiration, unix_now)) {
-        return Drop(kDropExpired);
+        return Drop(kDropReasonExpired);
       }
       // go-ethereum's rule: only bonded senders, or the record would be a
       // traffic amplifier towards a spoofed source address.
-      if (!IsBonded(d->sender_id, from.ip)) return Drop(kDropUnknownNode);
+      if (!IsBonded(d->sender_id, from.ip)) return Drop(kDropReasonUnknownNode);
       HandleENRRequest(from, *d);
       return;
     }
     case kENRResponsePacket: {
-      if (!HandleReply(from, *d)) Drop(kDropUnsolicited);
+      if (!HandleReply(from, *d)) Drop(kDropReasonUnsolicited);
       return;
     }
   }
@@ -416,7 +436,7 @@ void UdpV4::HandleFindNode(const Endpoint& from, const DecodedPacket& p,
                            const discover::FindNode& req) {
   // Only bonded senders: otherwise FindNode would be a traffic amplifier
   // towards a spoofed source address.
-  if (!IsBonded(p.sender_id, from.ip)) return Drop(kDropUnknownNode);
+  if (!IsBonded(p.sender_id, from.ip)) return Drop(kDropReasonUnknownNode);
   std::vector<Node> closest = table_.Closest(TargetId(req.target), kLookupResultSize);
   Neighbors out;
   out.expiration = Expiration();
@@ -517,7 +537,7 @@ void UdpV4::SendFindNodeNow(const Node& n, const EncodedPubkey& target, FindNode
           std::optional<Node> node = NodeFromWire(w);
           if (!node) continue;
           if (cfg_.net_restrict && !cfg_.net_restrict->Contains(node->ip)) {
-            ++stats_.dropped["netrestrict"];
+            Drop(kDropReasonNetrestrict);
             continue;
           }
           sink->push_back(std::move(*node));
@@ -681,7 +701,7 @@ void UdpV4::LookupFinish(uint64_t lookup_id) {
   if (it == lookups_.end()) return;
   std::unique_ptr<LookupState> st = std::move(it->second);
   lookups_.erase(it);
-  ++stats_.lookups_done;
+  ++counters_.lookups_done;
   st->done(std::move(st->result));
 }
 

@@ -62,6 +62,7 @@
 #ifndef P2P_CORE_DISCOVER_UDP_H_
 #define P2P_CORE_DISCOVER_UDP_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -69,6 +70,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/container/node_hash_map.h"
@@ -195,7 +197,9 @@ class UdpV4 : public NodeResolver, public DiscoveryTable {
   // This node as others see it (socket IP and port, tcp_port).
   const Node& Self() const { return self_; }
   const Table& table() const { return table_; }
-  const UdpV4Stats& stats() const { return stats_; }
+  // A snapshot of the counters (built on each call; the hot path counts in
+  // fixed arrays, not in these maps).
+  UdpV4Stats stats() const;
   // This node's record, signed with its key: seq = cfg.enr_seq, "id" "v4",
   // "secp256k1", and Self()'s address: "ip", "udp", "tcp" for IPv4 or
   // "ip6", "udp6", "tcp6" for IPv6 (no address keys for an unspecified IP,
@@ -349,7 +353,19 @@ class UdpV4 : public NodeResolver, public DiscoveryTable {
   void EvictLapsedBonds();
   WireEndpoint SelfEndpoint() const;
   uint64_t Expiration() const;
-  void Drop(const char* reason) { ++stats_.dropped[reason]; }
+  // Drop reasons, in the order of kDropReasonNames (udp.cc).
+  enum DropReason {
+    kDropReasonMalformed,
+    kDropReasonBadHash,
+    kDropReasonBadSignature,
+    kDropReasonExpired,
+    kDropReasonUnsolicited,
+    kDropReasonUnknownNode,
+    kDropReasonSelf,
+    kDropReasonNetrestrict,
+    kDropReasonCount
+  };
+  void Drop(DropReason reason) { ++counters_.dropped[reason]; }
   // Posts cb with `alive` checked.
   void PostChecked(absl::AnyInvocable<void()> cb);
 
@@ -362,7 +378,17 @@ class UdpV4 : public NodeResolver, public DiscoveryTable {
   UdpV4Config cfg_;
   Table table_;
   std::unique_ptr<PacketSocket> socket_;
-  UdpV4Stats stats_;
+  // What stats() reports: packets by type (Packet's variant index) and
+  // drops by reason, in arrays, as every packet counts.
+  struct Counters {
+    std::array<int64_t, std::variant_size_v<Packet>> sent{};
+    std::array<int64_t, std::variant_size_v<Packet>> received{};
+    std::array<int64_t, kDropReasonCount> dropped{};
+    int64_t send_errors = 0;
+    int64_t requests_timed_out = 0;
+    int64_t lookups_done = 0;
+  };
+  Counters counters_;
   // Looked up on every packet; never iterated.
   absl::node_hash_map<NodeId, BondRecord> bonds_;
   // No bond record lapses at or before this instant (a lower bound of

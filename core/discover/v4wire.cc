@@ -276,13 +276,15 @@ absl::StatusOr<Packet> DecodeENRResponse(rlp::ListReader& r) {
 
 uint8_t PacketType(const Packet& p) { return static_cast<uint8_t>(p.index() + 1); }
 
-const char* PacketName(const Packet& p) {
+const char* PacketTypeName(size_t index) {
   static constexpr const char* kNames[] = {"PING/v4",      "PONG/v4",       "FINDNODE/v4",
                                            "NEIGHBORS/v4", "ENRREQUEST/v4", "ENRRESPONSE/v4"};
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == std::variant_size_v<Packet>,
                 "one name per packet type");
-  return kNames[p.index()];
+  return index < std::variant_size_v<Packet> ? kNames[index] : "?";
 }
+
+const char* PacketName(const Packet& p) { return PacketTypeName(p.index()); }
 
 namespace {
 

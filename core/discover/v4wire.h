@@ -208,6 +208,8 @@ uint8_t PacketType(const Packet& p);
 // go-ethereum's log names: "PING/v4", "PONG/v4", "FINDNODE/v4",
 // "NEIGHBORS/v4", "ENRREQUEST/v4", "ENRRESPONSE/v4".
 const char* PacketName(const Packet& p);
+// The same by Packet's variant index ("?" if out of range).
+const char* PacketTypeName(size_t index);
 
 // A packet that passed every check.
 struct DecodedPacket {
