@@ -148,23 +148,42 @@ class World {
   }
 
   // Makes `a` hold a pong from raw peer c (c pings, answers a's ping back).
+  // c pings a (from its own endpoint); runs until a has answered.
+  void PingFromRaw(RawPeer* c, UdpV4* a) {
+    c->Send(a->Self(), PingTo(c, a));
+    RunFor(2 * kLatency);
+  }
+
+  // c answers every Ping it got from a with a Pong; runs until they arrived.
+  // Returns how many it answered.
+  size_t AnswerPingsFromRaw(RawPeer* c, UdpV4* a) {
+    const std::vector<const DecodedPacket*> pings = c->OfType(kPingPacket);
+    for (const DecodedPacket* d : pings) {
+      Pong pong;
+      pong.to = WireEndpoint{a->Self().ip, kPort, 0};
+      pong.ping_hash = d->hash;
+      pong.expiration = Exp();
+      c->Send(a->Self(), pong);
+    }
+    RunFor(2 * kLatency);
+    return pings.size();
+  }
+
+  // The endpoint proof both ways: c pings a and answers a's ping.
   void BondRaw(RawPeer* c, UdpV4* a) {
+    PingFromRaw(c, a);
+    ASSERT_EQ(AnswerPingsFromRaw(c, a), 1u);
+    ASSERT_TRUE(a->IsBonded(c->node.id, c->node.ip));
+    c->got.clear();
+  }
+
+  // A Ping from c's endpoint to a's, expiring as Exp().
+  discover::Ping PingTo(RawPeer* c, UdpV4* a) {
     discover::Ping ping;
     ping.from = WireEndpoint{c->node.ip, kPort, kPort};
     ping.to = WireEndpoint{a->Self().ip, kPort, kPort};
     ping.expiration = Exp();
-    c->Send(a->Self(), ping);
-    RunFor(2 * kLatency);
-    auto pings = c->OfType(kPingPacket);
-    ASSERT_EQ(pings.size(), 1u);
-    Pong pong;
-    pong.to = WireEndpoint{a->Self().ip, kPort, 0};
-    pong.ping_hash = pings[0]->hash;
-    pong.expiration = Exp();
-    c->Send(a->Self(), pong);
-    RunFor(2 * kLatency);
-    ASSERT_TRUE(a->IsBonded(c->node.id, c->node.ip));
-    c->got.clear();
+    return ping;
   }
 
  private:
@@ -334,10 +353,7 @@ TEST(UdpV4Test, BadPacketsCountedAndIgnored) {
   RawPeer* c = w.AddRaw(World::IpFor(3));
   w.RunFor(absl::Seconds(5));
 
-  discover::Ping ping;
-  ping.from = WireEndpoint{c->node.ip, kPort, kPort};
-  ping.to = WireEndpoint{a->Self().ip, kPort, kPort};
-  ping.expiration = w.Exp();
+  discover::Ping ping = w.PingTo(c, a);
 
   // Too small, too big: malformed.
   c->SendBytes(a->Self(), std::vector<uint8_t>(10, 0xab));
@@ -483,20 +499,8 @@ TEST(UdpV4Test, BondRecordsCappedAndOnlyLapsedOnesForgotten) {
   auto run_until = [&](absl::Duration since_start) { w.RunFor(since_start - (w.Now() - start)); };
   // c pings a, then answers a's ping back, if any.
   auto ping = [&](RawPeer* c) {
-    discover::Ping ping;
-    ping.from = WireEndpoint{c->node.ip, kPort, kPort};
-    ping.to = WireEndpoint{a->Self().ip, kPort, kPort};
-    ping.expiration = w.Exp();
-    c->Send(a->Self(), ping);
-    w.RunFor(2 * kLatency);
-    for (const DecodedPacket* d : c->OfType(kPingPacket)) {
-      Pong pong;
-      pong.to = WireEndpoint{a->Self().ip, kPort, 0};
-      pong.ping_hash = d->hash;
-      pong.expiration = w.Exp();
-      c->Send(a->Self(), pong);
-    }
-    w.RunFor(2 * kLatency);
+    w.PingFromRaw(c, a);
+    w.AnswerPingsFromRaw(c, a);
     c->got.clear();
   };
   // Whether a holds a bond record for c (every sender here pinged, so a
@@ -1054,12 +1058,7 @@ TEST(UdpV4Test, ENRRequestFromUnbondedOrExpiredDropped) {
   w.RunFor(2 * kLatency);
   EXPECT_EQ(a->stats().Dropped(kDropUnknownNode), 1);
   // Pinged a, but never answered a's ping: the endpoint is not proven.
-  discover::Ping ping;
-  ping.from = WireEndpoint{c->node.ip, kPort, kPort};
-  ping.to = WireEndpoint{a->Self().ip, kPort, kPort};
-  ping.expiration = w.Exp();
-  c->Send(a->Self(), ping);
-  w.RunFor(2 * kLatency);
+  w.PingFromRaw(c, a);
   req.expiration = w.Exp();
   c->Send(a->Self(), req);
   w.RunFor(2 * kLatency);
@@ -1090,12 +1089,7 @@ TEST(UdpV4Test, PingAndPongCarryEnrSeq) {
   ASSERT_EQ(pings.size(), 1u);
   EXPECT_EQ(std::get<discover::Ping>(pings[0]->packet).enr_seq, std::optional<uint64_t>(5));
 
-  discover::Ping ping;
-  ping.from = WireEndpoint{c->node.ip, kPort, kPort};
-  ping.to = WireEndpoint{a->Self().ip, kPort, kPort};
-  ping.expiration = w.Exp();
-  c->Send(a->Self(), ping);
-  w.RunFor(2 * kLatency);
+  w.PingFromRaw(c, a);
   auto pongs = c->OfType(kPongPacket);
   ASSERT_EQ(pongs.size(), 1u);
   EXPECT_EQ(std::get<Pong>(pongs[0]->packet).enr_seq, std::optional<uint64_t>(5));
