@@ -152,19 +152,17 @@ class RlpxConnImpl final : public RlpxConn {
         our_hello_(std::make_unique<const Hello>(std::move(our_hello))),
         inbound_(dial_dest == nullptr),
         hs_(MakeHandshake(options.modelled_crypto, local_key, dial_dest, entropy)),
-        handshake_alarm_(loop, [this] { OnHandshakeTimeout(); }),
+        stage_alarm_(loop, [this] { OnStageAlarm(); }),
         handshake_cpu_alarm_(loop, [this] { OnModelledHandshakeCpuDone(); }),
-        ping_alarm_(loop, [this] { OnPingTimer(); }),
-        read_alarm_(loop, [this] { OnReadTimer(); }),
-        write_alarm_(loop, [this] { OnWriteTimer(); }),
-        disconnect_alarm_(loop, [this] { OnDisconnectTimer(); }) {
+        running_alarm_(loop, [this] { OnRunningAlarm(); }),
+        write_alarm_(loop, [this] { OnWriteTimer(); }) {
     ABSL_RAW_CHECK(loop_ != nullptr && conn_ != nullptr && handler_ != nullptr,
                    "RlpxConn: null loop, conn or handler");
     if (dial_dest != nullptr) dial_dest_ = *dial_dest;
   }
 
   void Begin() {
-    handshake_alarm_.Schedule(loop_->Now() + options_.handshake_timeout);
+    stage_alarm_.Schedule(loop_->Now() + options_.handshake_timeout);
     conn_->Start(
         [this, alive = alive_.Weak()](absl::Span<const uint8_t> data) {
           if (alive) OnRead(data);
@@ -198,10 +196,10 @@ class RlpxConnImpl final : public RlpxConn {
       PostProcessFrames();
     } else if (stage_ == Stage::kAddPeer) {
       stage_ = Stage::kRunning;
-      handshake_alarm_.Stop();
+      stage_alarm_.Stop();
       last_message_ = loop_->Now();
-      read_alarm_.Schedule(last_message_ + options_.frame_read_timeout);
-      ping_alarm_.Schedule(loop_->Now() + options_.ping_interval);
+      next_ping_ = loop_->Now() + options_.ping_interval;
+      ScheduleRunningAlarm();
       PostProcessFrames();
     }
     // Anywhere else (no checkpoint pending, or closing) this is a no-op.
@@ -564,24 +562,42 @@ class RlpxConnImpl final : public RlpxConn {
         false, false);
   }
 
-  void OnPingTimer() {
-    if (stage_ != Stage::kRunning) return;
-    WriteFrame(kPingMsg, EncodePing()).IgnoreError();  // Tiny: cannot fail.
-    ping_alarm_.Schedule(loop_->Now() + options_.ping_interval);
+  // Before kRunning the stage alarm is the handshake deadline; in kClosing
+  // it is the disconnect write deadline.
+  void OnStageAlarm() {
+    if (stage_ == Stage::kClosing) {
+      OnDisconnectTimer();
+    } else if (stage_ != Stage::kClosed) {
+      OnHandshakeTimeout();
+    }
   }
 
-  void OnReadTimer() {
+  // kRunning has one alarm for go-ethereum's pingLoop (a Ping every
+  // ping_interval) and the read deadline (no message for frame_read_timeout),
+  // due at whichever comes first. Messages only move the read deadline
+  // later, so arriving ones reschedule nothing: the alarm, when it fires,
+  // finds the deadline moved and re-arms. With the peer pinging every 15 s
+  // against a 30 s deadline it fires at our ping times only.
+  void ScheduleRunningAlarm() {
+    running_alarm_.Schedule(std::min(next_ping_, last_message_ + options_.frame_read_timeout));
+  }
+
+  void OnRunningAlarm() {
     if (stage_ != Stage::kRunning) return;
-    const MonoTime deadline = last_message_ + options_.frame_read_timeout;
-    if (loop_->Now() < deadline) {
-      read_alarm_.Schedule(deadline);
+    const MonoTime now = loop_->Now();
+    if (now >= last_message_ + options_.frame_read_timeout) {
+      Terminate(DisconnectReason::kReadTimeout,
+                absl::DeadlineExceededError(
+                    absl::StrCat("rlpx: read timeout: no message for ",
+                                 absl::FormatDuration(options_.frame_read_timeout))),
+                false, true);
       return;
     }
-    Terminate(DisconnectReason::kReadTimeout,
-              absl::DeadlineExceededError(
-                  absl::StrCat("rlpx: read timeout: no message for ",
-                               absl::FormatDuration(options_.frame_read_timeout))),
-              false, true);
+    if (now >= next_ping_) {
+      WriteFrame(kPingMsg, EncodePing()).IgnoreError();  // Tiny: cannot fail.
+      next_ping_ = now + options_.ping_interval;
+    }
+    ScheduleRunningAlarm();
   }
 
   void OnWriteTimer() {
@@ -649,10 +665,9 @@ class RlpxConnImpl final : public RlpxConn {
     if (stage_ == Stage::kClosing || stage_ == Stage::kClosed) return;
     stage_ = Stage::kClosing;
     close_info_ = CloseInfo{reason, remote_requested, std::move(detail)};
-    handshake_alarm_.Stop();
+    stage_alarm_.Stop();
     handshake_cpu_alarm_.Stop();
-    ping_alarm_.Stop();
-    read_alarm_.Stop();
+    running_alarm_.Stop();
     write_alarm_.Stop();
     write_deadlines_.clear();
     if (conn_ended_) {
@@ -667,14 +682,14 @@ class RlpxConnImpl final : public RlpxConn {
     // The Conn calls back (posted) once closed; OnConnClosed then finishes.
     conn_->Close(DisconnectError(reason), flush);
     if (flush && !conn_ended_) {
-      disconnect_alarm_.Schedule(loop_->Now() + options_.disconnect_write_timeout);
+      stage_alarm_.Schedule(loop_->Now() + options_.disconnect_write_timeout);
     }
   }
 
   void Finish() {
     if (stage_ == Stage::kClosed) return;
     stage_ = Stage::kClosed;
-    disconnect_alarm_.Stop();
+    stage_alarm_.Stop();
     const CloseInfo info = close_info_;
     handler_->OnClosed(this, info);  // May destroy *this.
   }
@@ -703,17 +718,16 @@ class RlpxConnImpl final : public RlpxConn {
   CloseInfo close_info_{DisconnectReason::kInvalid, false, absl::OkStatus()};
   bool conn_ended_ = false;  // The Conn's close callback ran.
   absl::Status conn_end_status_;
-  MonoTime last_message_;
+  MonoTime last_message_;  // kRunning: when the last message arrived.
+  MonoTime next_ping_;     // kRunning: when our next Ping is due.
   Fifo<WriteDeadline> write_deadlines_;
   uint64_t bytes_in_ = 0;
   uint64_t bytes_out_ = 0;
 
-  Alarm handshake_alarm_;
+  Alarm stage_alarm_;          // Handshake deadline, then disconnect deadline.
   Alarm handshake_cpu_alarm_;  // Modelled crypto only.
-  Alarm ping_alarm_;
-  Alarm read_alarm_;
+  Alarm running_alarm_;        // Ping and read deadline (ScheduleRunningAlarm).
   Alarm write_alarm_;
-  Alarm disconnect_alarm_;
   WeakFlag alive_;  // Last: dies first.
 };
 
