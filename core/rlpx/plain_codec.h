@@ -113,7 +113,13 @@ class PlainCodec {
   bool failed() const { return !error_.ok(); }
 
  private:
-  explicit PlainCodec(FrameReaderOptions options) : options_(options) {}
+  // The inline buffer's bytes are written once, so that moving a fresh
+  // codec (InlinedVector copies its inline storage whole) copies no
+  // unwritten memory; GCC 12 warned about exactly that.
+  explicit PlainCodec(FrameReaderOptions options) : options_(options) {
+    buf_.resize(buf_.capacity());
+    buf_.clear();
+  }
   absl::Status Fail(absl::Status s);
 
   FrameReaderOptions options_;
