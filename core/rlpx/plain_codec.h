@@ -117,7 +117,7 @@ class PlainCodec {
   // codec (InlinedVector copies its inline storage whole) copies no
   // unwritten memory; GCC 12 warned about exactly that.
   explicit PlainCodec(FrameReaderOptions options) : options_(options) {
-    buf_.resize(buf_.capacity());
+    buf_.resize(kInlineReadBytes);
     buf_.clear();
   }
   absl::Status Fail(absl::Status s);
@@ -126,7 +126,8 @@ class PlainCodec {
   bool snappy_ = false;
   // Unconsumed input is buf_[pos_:]. Small frames (pings, pongs) fit in
   // the codec itself: reading one touches no separate heap block.
-  absl::InlinedVector<uint8_t, 40> buf_;
+  static constexpr size_t kInlineReadBytes = 40;
+  absl::InlinedVector<uint8_t, kInlineReadBytes> buf_;
   size_t pos_ = 0;
   absl::Status error_;
 };
