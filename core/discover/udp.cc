@@ -203,9 +203,11 @@ bool UdpV4::IsBonded(const NodeId& id, const IpAddress& ip) const {
 }
 
 UdpV4Stats UdpV4::stats() const {
-  static constexpr const char* kDropReasonNames[kDropReasonCount] = {
+  // One name per DropReason, in its order.
+  static constexpr const char* kDropReasonNames[] = {
       kDropMalformed,   kDropBadHash,     kDropBadSignature, kDropExpired,
-      kDropUnsolicited, kDropUnknownNode, kDropSelf,         "netrestrict"};
+      kDropUnsolicited, kDropUnknownNode, kDropSelf,         kDropNetrestrict};
+  static_assert(std::size(kDropReasonNames) == kDropReasonCount);
   UdpV4Stats out;
   // A map entry for every count that is not zero, as when the maps counted.
   for (size_t i = 0; i < counters_.sent.size(); ++i) {
@@ -221,12 +223,7 @@ UdpV4Stats UdpV4::stats() const {
   return out;
 }
 
-bool UdpV4::BondLapsed(const BondRecord& b, MonoTime now) const {
-  auto stale = [&](const std::optional<MonoTime>& t) {
-    return !t || now - *t > cfg_.bond_expiration;
-  };
-  return stale(b.last_ping_received) && stale(b.last_pong_received) && b.findnode_failures == 0;
-}
+bool UdpV4::BondLapsed(const BondRecord& b, MonoTime now) const { return now > BondLapseTime(b); }
 
 MonoTime UdpV4::BondLapseTime(const BondRecord& b) const {
   if (b.findnode_failures != 0) return absl::InfiniteFuture();

@@ -109,6 +109,8 @@ inline constexpr char kDropExpired[] = "expired";
 inline constexpr char kDropUnsolicited[] = "unsolicited reply";
 inline constexpr char kDropUnknownNode[] = "unknown node";  // Not bonded.
 inline constexpr char kDropSelf[] = "from self";
+// A Neighbors entry outside UdpV4Config::netrestrict.
+inline constexpr char kDropNetrestrict[] = "netrestrict";
 
 struct UdpV4Config {
   absl::Duration response_timeout = absl::Milliseconds(500);  // respTimeout
@@ -341,7 +343,8 @@ class UdpV4 : public NodeResolver, public DiscoveryTable {
   // (EvictLapsedBonds); false, and no update, if none had lapsed.
   bool UpdateBond(const NodeId& id, const IpAddress& ip,
                   absl::FunctionRef<void(BondRecord&)> update);
-  // No proof within bond_expiration of `now` and no findnode failures.
+  // No proof within bond_expiration of `now` and no findnode failures:
+  // `now` is past BondLapseTime(b).
   bool BondLapsed(const BondRecord& b, MonoTime now) const;
   // The last instant at which b has not lapsed yet (it lapses after it, if
   // nothing changes): its newest proof plus bond_expiration; never while it
