@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <new>
 #include <string>
 #include <utility>
@@ -19,10 +20,63 @@
 namespace p2p {
 namespace {
 
+// Bytes a segment carries without a heap block: a keepalive Ping or Pong
+// frame in the simulator's modelled framing (5 bytes) stays in the
+// receiving end's queue, memory its delivery touches anyway.
+inline constexpr size_t kInlineSegmentBytes = 16;
+
+// A write's bytes: up to kInlineSegmentBytes inline, more in a heap block.
+// Move-only; a moved-from value is empty.
+class SegmentBytes {
+ public:
+  SegmentBytes() = default;
+  explicit SegmentBytes(absl::Span<const uint8_t> bytes) : size_(bytes.size()) {
+    if (size_ == 0) return;
+    uint8_t* to = inline_;
+    if (size_ > kInlineSegmentBytes) to = heap_ = new uint8_t[size_];
+    std::memcpy(to, bytes.data(), size_);
+  }
+  SegmentBytes(SegmentBytes&& o) noexcept { TakeFrom(o); }
+  SegmentBytes& operator=(SegmentBytes&& o) noexcept {
+    if (this != &o) {
+      Free();
+      TakeFrom(o);
+    }
+    return *this;
+  }
+  ~SegmentBytes() { Free(); }
+
+  size_t size() const { return size_; }
+  absl::Span<const uint8_t> span() const {
+    return {size_ > kInlineSegmentBytes ? heap_ : inline_, size_};
+  }
+
+ private:
+  void Free() {
+    if (size_ > kInlineSegmentBytes) delete[] heap_;
+    size_ = 0;
+  }
+  // Copies only the bytes in use (never unwritten inline ones).
+  void TakeFrom(SegmentBytes& o) {
+    size_ = std::exchange(o.size_, 0);
+    if (size_ > kInlineSegmentBytes) {
+      heap_ = o.heap_;
+    } else {
+      std::memcpy(inline_, o.inline_, size_);
+    }
+  }
+
+  size_t size_ = 0;
+  union {
+    uint8_t inline_[kInlineSegmentBytes];
+    uint8_t* heap_;
+  };
+};
+
 // What travels from one end to the other: bytes, or the end of the stream
 // (OkStatus for an EOF, an error for a reset).
 struct Segment {
-  std::vector<uint8_t> data;
+  SegmentBytes data;
   bool end = false;
   absl::Status status;
 };
@@ -78,7 +132,7 @@ class InFlightQueue {
     uint64_t number = 0;
     Segment segment;
   };
-  static constexpr size_t kInline = 2;
+  static constexpr uint32_t kInline = 2;
 
   void PopFront() {
     if (count_ == 0) {  // The ring is refilled below, so only with no ring.
@@ -103,12 +157,12 @@ class InFlightQueue {
     }
   }
 
-  Entry ring_[kInline];
-  size_t head_ = 0;   // Oldest ring entry.
-  size_t count_ = 0;  // Ring entries in use.
-  std::vector<Entry> overflow_;
-  size_t overflow_head_ = 0;  // Taken prefix of overflow_.
+  uint32_t head_ = 0;   // Oldest ring entry.
+  uint32_t count_ = 0;  // Ring entries in use.
   uint64_t next_number_ = 0;
+  size_t overflow_head_ = 0;  // Taken prefix of overflow_.
+  std::vector<Entry> overflow_;
+  Entry ring_[kInline];
 };
 
 // The event that hands segment `number` to its receiving end.
@@ -134,10 +188,10 @@ class PipeEnd final : public Conn {
   PipeEnd(EventLoop* loop, const Endpoint& local, const Endpoint& remote, absl::Duration delay,
           int64_t rate_bits_per_second)
       : loop_(loop),
+        delay_ns_(absl::ToInt64Nanoseconds(delay)),
+        rate_bits_per_second_(rate_bits_per_second),
         local_(local),
-        remote_(remote),
-        delay_(delay),
-        rate_bits_per_second_(rate_bits_per_second) {}
+        remote_(remote) {}
 
   ~PipeEnd() override {
     // A socket closed without Close() is a reset for the other side.
@@ -194,7 +248,7 @@ class PipeEnd final : public Conn {
   void Write(absl::Span<const uint8_t> data) override {
     if (ended_ || data.empty()) return;
     Segment s;
-    s.data.assign(data.begin(), data.end());
+    s.data = SegmentBytes(data);
     SendToPeer(std::move(s));
   }
 
@@ -220,7 +274,7 @@ class PipeEnd final : public Conn {
   void SendToPeer(Segment s) {
     PipeEnd* peer = peer_;
     if (peer == nullptr) return;  // The peer is gone.
-    MonoTime arrival = std::max(loop_->Now() + delay_, last_arrival_);
+    MonoTime arrival = std::max(loop_->Now() + absl::Nanoseconds(delay_ns_), last_arrival_);
     if (rate_bits_per_second_ > 0 && !s.end) {
       arrival += SerializationDelay(s.data.size(), rate_bits_per_second_);
     }
@@ -270,7 +324,7 @@ class PipeEnd final : public Conn {
         // What Pump would do with a one-segment inbox, without the queueing.
         {
           Pin pin(this);
-          if (on_read_) on_read_(absl::Span<const uint8_t>(s.data));
+          if (on_read_) on_read_(s.data.span());
           if (pin.destroyed()) return;
         }
         Pump();  // Whatever the callback queued (a Close's end).
@@ -306,27 +360,30 @@ class PipeEnd final : public Conn {
         return;
       }
       inbox_bytes_ -= s.data.size();
-      if (on_read_) on_read_(absl::Span<const uint8_t>(s.data));
+      if (on_read_) on_read_(s.data.span());
       if (pin.destroyed()) return;
     }
   }
 
+  // Ordered by use: a write reads the first line (after the EndHeader) and
+  // last_arrival_; a delivery reads the header line, incoming_ and on_read_.
+  // At hundreds of thousands of ends each of these is a cache miss.
   EventLoop* loop_;
-  const Endpoint local_;
-  const Endpoint remote_;
-  const absl::Duration delay_;
-  const int64_t rate_bits_per_second_;            // Outgoing; 0: unlimited.
-  MonoTime last_arrival_ = absl::InfinitePast();  // Of the latest segment sent.
-  PipeEnd* peer_ = nullptr;                       // Null once the peer is destroyed.
-  InFlightQueue incoming_;                        // Sent by the peer, not yet arrived.
-  ReadCallback on_read_;
-  CloseCallback on_close_;
+  PipeEnd* peer_ = nullptr;  // Null once the peer is destroyed.
   bool started_ = false;
   bool ended_ = false;          // No more reads or writes.
   bool peer_notified_ = false;  // EOF or reset sent, or the peer ended first.
   bool pump_posted_ = false;
+  const int64_t delay_ns_;
+  const int64_t rate_bits_per_second_;            // Outgoing; 0: unlimited.
+  MonoTime last_arrival_ = absl::InfinitePast();  // Of the latest segment sent.
+  InFlightQueue incoming_;                        // Sent by the peer, not yet arrived.
+  ReadCallback on_read_;
   Fifo<Segment> inbox_;  // Undelivered bytes, then possibly the end.
   size_t inbox_bytes_ = 0;
+  CloseCallback on_close_;
+  const Endpoint local_;
+  const Endpoint remote_;
   WeakFlag alive_;  // Last: dies first.
 };
 
