@@ -75,7 +75,7 @@ struct World::SimNode {
   int outages = 0;  // Active outage faults covering this node.
   bool rejoin_after_outage = false;
   Rng rng{0};
-  std::unique_ptr<SimLoop> loop;
+  SimLoop* loop = nullptr;  // In World::node_loops_.
   std::unique_ptr<RngEntropy> entropy;
   std::unique_ptr<Network> net;
   std::unique_ptr<Oracle> oracle;
@@ -278,7 +278,8 @@ World::World(ScenarioSpec spec, uint64_t seed, absl::Duration duration,
 
 World::~World() {
   // Servers first (they own connections whose ends live on other loops),
-  // then networks, then loops; the switch and queue last.
+  // then networks, then the nodes; their loops (node_loops_), the switch
+  // and the queue last.
   for (auto& n : nodes_) n->server.reset();
   for (auto& n : nodes_) {
     n->discv4_iterator.reset();
@@ -326,7 +327,7 @@ absl::Status World::Init() {
       n->index = static_cast<int>(nodes_.size());
       n->group = g;
       n->rng = rng_.Fork();
-      n->loop = std::make_unique<SimLoop>(&queue_);
+      n->loop = &node_loops_.emplace_back(&queue_);
       n->entropy = std::make_unique<RngEntropy>(n->rng.Fork());
       nodes_.push_back(std::move(n));
       online_pos_.push_back(-1);
@@ -475,11 +476,11 @@ void World::Join(int i) {
     return;
   }
   const GroupSpec& g = spec_.groups[n.group];
-  auto net = switch_->AddHost(n.loop.get(), n.node.ip);
+  auto net = switch_->AddHost(n.loop, n.node.ip);
   ABSL_RAW_CHECK(net.ok(), "world: simulated address in use");
   n.net = *std::move(net);
   if (spec_.discovery != ScenarioSpec::Discovery::kDiscv4) {
-    n.oracle = std::make_unique<Oracle>(this, i, n.loop.get(), n.rng.Fork());
+    n.oracle = std::make_unique<Oracle>(this, i, n.loop, n.rng.Fork());
   }
   n.observer = std::make_unique<NodeObserver>(this, i);
 
@@ -503,7 +504,7 @@ void World::Join(int i) {
   c.conn_options.modelled_crypto = spec_.modelled_handshake;
   c.conn_options.modelled_handshake_cpu = spec_.modelled_handshake_cpu;
   ServerDeps d;
-  d.loop = n.loop.get();
+  d.loop = n.loop;
   d.net = n.net.get();
   d.entropy = n.entropy.get();
   d.rng = n.rng.Fork();
@@ -533,7 +534,7 @@ void World::StartDiscv4(SimNode& n, const std::vector<Node>& bootnodes) {
   discover::UdpV4Config cfg;
   cfg.modelled_signatures = spec_.modelled_signatures;
   auto udp = discover::UdpV4::Create(
-      n.loop.get(), n.net.get(), Endpoint{n.node.ip, kPort}, *n.key, kPort,
+      n.loop, n.net.get(), Endpoint{n.node.ip, kPort}, *n.key, kPort,
       [this] { return absl::FromUnixSeconds(kDiscv4EpochUnixSeconds) + Now(); }, n.rng.Fork(),
       std::move(cfg));
   ABSL_RAW_CHECK(udp.ok(), "world: discv4 failed to open its socket");
@@ -541,7 +542,7 @@ void World::StartDiscv4(SimNode& n, const std::vector<Node>& bootnodes) {
   n.discv4->Start(bootnodes);
   // As go-ethereum's setupDiscovery: the dialer reads a FairMix of the
   // discovery sources (here the one lookup iterator).
-  auto mix = std::make_unique<FairMix>(n.loop.get(), kDiscmixTimeout);
+  auto mix = std::make_unique<FairMix>(n.loop, kDiscmixTimeout);
   mix->AddSource(n.discv4->NewLookupIterator());
   n.discv4_iterator = std::move(mix);
 }

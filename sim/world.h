@@ -24,6 +24,7 @@
 #define P2P_SIM_WORLD_H_
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -172,6 +173,10 @@ class World {
   EventQueue queue_;
   std::unique_ptr<SimLoop> world_loop_;  // Churn, faults, sampling.
   std::unique_ptr<MemSwitch> switch_;
+  // The nodes' loops, side by side rather than one heap block each: nearly
+  // every event calls its node's loop (Now, RunAfter), and 10^4 loops in
+  // one run of memory stay in cache. Declared before nodes_, which use them.
+  std::deque<SimLoop> node_loops_;
   std::vector<std::unique_ptr<SimNode>> nodes_;
   // Node index by simulated address slot (IP - 100.64.0.0), -1 if none.
   std::vector<int> node_by_slot_;
