@@ -30,9 +30,11 @@
 //    Start posts their delivery; nothing is ever delivered inside Start,
 //    Write or Close.
 //  - Destroying an end cancels all of its pending callbacks.
-//  - Cost: a Write copies its bytes once; its delivery event allocates
-//    nothing more (the bytes wait in the receiving end, in order, and the
-//    event only names them), which matters at millions of writes.
+//  - Cost: a Write copies its bytes once (writes of up to 16 bytes, such
+//    as the simulator's keepalive frames, into the receiving end itself;
+//    larger ones into a heap block); its delivery event allocates nothing
+//    more (the bytes wait in the receiving end, in order, and the event
+//    only names them), which matters at millions of writes.
 //
 // Threading: both ends must be used on one thread, and both loops must run
 // on it (e.g. two SimLoops on one EventQueue, or the same loop twice): a

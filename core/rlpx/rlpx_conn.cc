@@ -61,6 +61,7 @@
 #include "absl/strings/str_format.h"
 #include "core/fifo.h"
 #include "core/hex.h"
+#include "core/prefetch.h"
 #include "core/rlpx/frame.h"
 #include "core/rlpx/handshake.h"
 #include "core/rlpx/plain_codec.h"
@@ -192,8 +193,12 @@ class RlpxConnImpl final : public RlpxConn {
     // No liveness check: conn_ is ours, and destroying it (with *this)
     // cancels its callbacks (core/net/transport.h). A WeakFlag check here
     // would read its heap block, a cache miss per delivery at 10^5 conns.
-    conn_->Start([this](absl::Span<const uint8_t> data) { OnRead(data); },
-                 [this](const absl::Status& why) { OnConnClosed(why); });
+    conn_->Start(
+        [this](absl::Span<const uint8_t> data) {
+          PrefetchHot();
+          OnRead(data);
+        },
+        [this](const absl::Status& why) { OnConnClosed(why); });
     if (inbound_) return;
     if (options_.modelled_crypto) {
       SendModelledAuth();
@@ -604,11 +609,15 @@ class RlpxConnImpl final : public RlpxConn {
   // later, so arriving ones reschedule nothing: the alarm, when it fires,
   // finds the deadline moved and re-arms. With the peer pinging every 15 s
   // against a 30 s deadline it fires at our ping times only.
+  // The members a keepalive reads (the first ones), all at once.
+  void PrefetchHot() const { PrefetchRange(this, &write_alarm_ + 1); }
+
   void ScheduleRunningAlarm() {
     running_alarm_.Schedule(std::min(next_ping_, last_message_ + options_.frame_read_timeout));
   }
 
   void OnRunningAlarm() {
+    PrefetchHot();
     if (stage_ != Stage::kRunning) return;
     const MonoTime now = loop_->Now();
     if (now >= last_message_ + options_.frame_read_timeout) {
