@@ -603,15 +603,15 @@ class RlpxConnImpl final : public RlpxConn {
     }
   }
 
+  // Prefetches the members a keepalive reads (the first ones) at once.
+  void PrefetchHot() const { PrefetchRange(this, &write_alarm_ + 1); }
+
   // kRunning has one alarm for go-ethereum's pingLoop (a Ping every
   // ping_interval) and the read deadline (no message for frame_read_timeout),
   // due at whichever comes first. Messages only move the read deadline
   // later, so arriving ones reschedule nothing: the alarm, when it fires,
   // finds the deadline moved and re-arms. With the peer pinging every 15 s
   // against a 30 s deadline it fires at our ping times only.
-  // The members a keepalive reads (the first ones), all at once.
-  void PrefetchHot() const { PrefetchRange(this, &write_alarm_ + 1); }
-
   void ScheduleRunningAlarm() {
     running_alarm_.Schedule(std::min(next_ping_, last_message_ + options_.frame_read_timeout));
   }
