@@ -3,13 +3,13 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <new>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/base/internal/raw_logging.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/numeric/int128.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -26,58 +26,20 @@ namespace {
 // receiving end's queue, memory its delivery touches anyway.
 inline constexpr size_t kInlineSegmentBytes = 16;
 
-// A write's bytes: up to kInlineSegmentBytes inline, more in a heap block.
-// Move-only; a moved-from value is empty.
-class SegmentBytes {
- public:
-  SegmentBytes() = default;
-  explicit SegmentBytes(absl::Span<const uint8_t> bytes) : size_(bytes.size()) {
-    if (size_ == 0) return;
-    uint8_t* to = inline_;
-    if (size_ > kInlineSegmentBytes) to = heap_ = new uint8_t[size_];
-    std::memcpy(to, bytes.data(), size_);
-  }
-  SegmentBytes(SegmentBytes&& o) noexcept { TakeFrom(o); }
-  SegmentBytes& operator=(SegmentBytes&& o) noexcept {
-    if (this != &o) {
-      Free();
-      TakeFrom(o);
-    }
-    return *this;
-  }
-  ~SegmentBytes() { Free(); }
-
-  size_t size() const { return size_; }
-  absl::Span<const uint8_t> span() const {
-    return {size_ > kInlineSegmentBytes ? heap_ : inline_, size_};
-  }
-
- private:
-  void Free() {
-    if (size_ > kInlineSegmentBytes) delete[] heap_;
-    size_ = 0;
-  }
-  // Copies only the bytes in use (never unwritten inline ones).
-  void TakeFrom(SegmentBytes& o) {
-    size_ = std::exchange(o.size_, 0);
-    if (size_ > kInlineSegmentBytes) {
-      heap_ = o.heap_;
-    } else {
-      std::memcpy(inline_, o.inline_, size_);
-    }
-  }
-
-  size_t size_ = 0;
-  union {
-    uint8_t inline_[kInlineSegmentBytes];
-    uint8_t* heap_ = nullptr;  // Initialized so that GCC sees no unset read.
-  };
-};
-
 // What travels from one end to the other: bytes, or the end of the stream
 // (OkStatus for an EOF, an error for a reset).
 struct Segment {
-  SegmentBytes data;
+  // The inline bytes are written once, so that moving a segment (an
+  // InlinedVector copies its inline storage whole) copies no unwritten
+  // memory, which GCC 12 warns about (as in PlainCodec).
+  Segment() {
+    data.resize(kInlineSegmentBytes);
+    data.clear();
+  }
+  Segment(Segment&&) = default;
+  Segment& operator=(Segment&&) = default;
+
+  absl::InlinedVector<uint8_t, kInlineSegmentBytes> data;
   bool end = false;
   absl::Status status;
 };
@@ -249,7 +211,7 @@ class PipeEnd final : public Conn {
   void Write(absl::Span<const uint8_t> data) override {
     if (ended_ || data.empty()) return;
     Segment s;
-    s.data = SegmentBytes(data);
+    s.data.assign(data.begin(), data.end());
     SendToPeer(std::move(s));
   }
 
@@ -329,7 +291,7 @@ class PipeEnd final : public Conn {
         // What Pump would do with a one-segment inbox, without the queueing.
         {
           Pin pin(this);
-          if (on_read_) on_read_(s.data.span());
+          if (on_read_) on_read_(absl::Span<const uint8_t>(s.data));
           if (pin.destroyed()) return;
         }
         Pump();  // Whatever the callback queued (a Close's end).
@@ -365,7 +327,7 @@ class PipeEnd final : public Conn {
         return;
       }
       inbox_bytes_ -= s.data.size();
-      if (on_read_) on_read_(s.data.span());
+      if (on_read_) on_read_(absl::Span<const uint8_t>(s.data));
       if (pin.destroyed()) return;
     }
   }
