@@ -226,9 +226,11 @@ class RlpxConnImpl final : public RlpxConn {
     } else if (stage_ == Stage::kAddPeer) {
       stage_ = Stage::kRunning;
       stage_alarm_.Stop();
-      last_message_ = loop_->Now();
-      next_ping_ = loop_->Now() + options_.ping_interval;
-      ScheduleRunningAlarm();
+      if (!options_.elide_keepalive) {
+        last_message_ = loop_->Now();
+        next_ping_ = loop_->Now() + options_.ping_interval;
+        ScheduleRunningAlarm();
+      }
       PostProcessFrames();
     }
     // Anywhere else (no checkpoint pending, or closing) this is a no-op.

@@ -53,6 +53,21 @@
 // and entropy are not used (they may be null); bytes_in/bytes_out count the
 // plain bytes, which are fewer than the real ones.
 //
+// Elided keepalive (RlpxConnOptions::elide_keepalive, for the simulator):
+// once running we send no Pings and arm no read deadline; everything else
+// is unchanged (a Ping from the peer is answered, the write deadline and
+// Disconnect work as usual). This is exact, not an approximation, over a
+// transport that never goes silent while a connection is open, which is
+// the simulator's network (core/net/mem_network.h: every byte written
+// arrives, in order, after a bounded delay; a host that goes away and a
+// partition reset its connections): there both ends of a running
+// connection Ping every ping_interval < frame_read_timeout, so the read
+// deadline can never pass, and Pings and Pongs change nothing but byte
+// counts and link occupancy. With link rates (PipeRates) a run differs
+// from the exact one only by the serialization time the keepalive frames
+// would have taken. Over real TCP a vanished peer would never be noticed:
+// the real node never sets it.
+//
 // Ownership: RlpxConn owns the Conn. The Handler must outlive the RlpxConn;
 // no handler method is called after the RlpxConn is destroyed. Handler
 // methods are never called inside a call into RlpxConn.
@@ -93,6 +108,9 @@ struct RlpxConnOptions {
   // Virtual time each side spends on the handshake maths in modelled mode
   // (the listener before its ack, the dialer after reading it).
   absl::Duration modelled_handshake_cpu = absl::Microseconds(300);
+  // Simulator only: leave out the keepalive (see the class comment). Needs a
+  // transport that never goes silent.
+  bool elide_keepalive = false;
 };
 
 // Why a connection ended.

@@ -234,10 +234,11 @@ class RlpxConnTest : public ::testing::Test {
   }
   void DialA(Hello hello) {
     a_ = RlpxConn::Dial(&loop_a_, std::move(conn_a_), &key_a_, DerivePublicKey(key_b_),
-                        std::move(hello), &ent_a_, &ha_);
+                        std::move(hello), &ent_a_, &ha_, opts_a_);
   }
   void AcceptB(Hello hello) {
-    b_ = RlpxConn::Accept(&loop_b_, std::move(conn_b_), &key_b_, std::move(hello), &ent_b_, &hb_);
+    b_ = RlpxConn::Accept(&loop_b_, std::move(conn_b_), &key_b_, std::move(hello), &ent_b_, &hb_,
+                          opts_b_);
   }
   // Both real, A dialing B.
   void Connect(absl::Duration delay = absl::Milliseconds(10), uint64_t version_a = 5,
@@ -246,6 +247,30 @@ class RlpxConnTest : public ::testing::Test {
     DialA(MakeHello(key_a_, "node-a", version_a));
     AcceptB(MakeHello(key_b_, "node-b", version_b));
   }
+  // A's sending side sticks at 1 s with a message in it: A gives up at
+  // 21 s (frame_write_timeout) and B sees a reset.
+  void ExpectStuckWriteEndsBothAtTwentyOneSeconds() {
+    bool stalled = false;
+    MakePipe(absl::ZeroDuration());
+    conn_a_ = std::make_unique<StallableConn>(std::move(conn_a_), &stalled);
+    DialA(MakeHello(key_a_, "node-a"));
+    AcceptB(MakeHello(key_b_, "node-b"));
+    RunUntil(1 * kSec);
+    ASSERT_EQ(ha_.events, (std::vector<std::string>{"enc", "hello"}));
+    stalled = true;
+    ASSERT_TRUE(a_->Send(0x10, Bytes{1, 2, 3}).ok());
+    RunUntil(60 * kSec);
+    EXPECT_EQ(ha_.closed_ns, 21 * kSec);
+    EXPECT_EQ(ha_.info.reason, DisconnectReason::kNetworkError);
+    EXPECT_EQ(ha_.info.detail.code(), absl::StatusCode::kDeadlineExceeded);
+    EXPECT_TRUE(absl::StrContains(ha_.info.detail.message(), "rlpx: write timeout"))
+        << ha_.info.detail;
+    // Given up without a flush: a reset for B.
+    EXPECT_EQ(hb_.closed_ns, 21 * kSec);
+    EXPECT_EQ(hb_.info.reason, DisconnectReason::kNetworkError);
+    EXPECT_EQ(hb_.info.detail, absl::UnavailableError("connection reset by peer"));
+  }
+
   void RunFor(absl::Duration d) { q_.RunUntil(q_.now_ns() + absl::ToInt64Nanoseconds(d)); }
   void RunUntil(int64_t ns) { q_.RunUntil(ns); }
 
@@ -257,6 +282,7 @@ class RlpxConnTest : public ::testing::Test {
   RngEntropy ent_b_{Rng(2)};
   RecordingHandler ha_{&loop_a_};
   RecordingHandler hb_{&loop_b_};
+  RlpxConnOptions opts_a_, opts_b_;  // For DialA and AcceptB.
   std::unique_ptr<Conn> conn_a_, conn_b_;
   std::unique_ptr<RlpxConn> a_, b_;
 };
@@ -728,26 +754,70 @@ TEST_F(RlpxConnTest, AnyMessageFromThePeerExtendsTheReadDeadline) {
   EXPECT_EQ(hb_.info.reason, DisconnectReason::kReadTimeout);
 }
 
-TEST_F(RlpxConnTest, StuckWritesEndTheConnectionAfterTwentySeconds) {
-  bool stalled = false;
-  MakePipe(absl::ZeroDuration());
-  conn_a_ = std::make_unique<StallableConn>(std::move(conn_a_), &stalled);
-  DialA(MakeHello(key_a_, "node-a"));
-  AcceptB(MakeHello(key_b_, "node-b"));
-  RunUntil(1 * kSec);
+TEST_F(RlpxConnTest, ElidedKeepaliveSendsNothingOnAnIdleConnection) {
+  opts_a_.elide_keepalive = opts_b_.elide_keepalive = true;
+  Connect(absl::ZeroDuration());
+  RunUntil(0);
   ASSERT_EQ(ha_.events, (std::vector<std::string>{"enc", "hello"}));
-  stalled = true;
-  ASSERT_TRUE(a_->Send(0x10, Bytes{1, 2, 3}).ok());
-  RunUntil(60 * kSec);
-  EXPECT_EQ(ha_.closed_ns, 21 * kSec);
-  EXPECT_EQ(ha_.info.reason, DisconnectReason::kNetworkError);
-  EXPECT_EQ(ha_.info.detail.code(), absl::StatusCode::kDeadlineExceeded);
-  EXPECT_TRUE(absl::StrContains(ha_.info.detail.message(), "rlpx: write timeout"))
-      << ha_.info.detail;
-  // Given up without a flush: a reset for B.
-  EXPECT_EQ(hb_.closed_ns, 21 * kSec);
-  EXPECT_EQ(hb_.info.reason, DisconnectReason::kNetworkError);
-  EXPECT_EQ(hb_.info.detail, absl::UnavailableError("connection reset by peer"));
+  ASSERT_EQ(hb_.events, (std::vector<std::string>{"enc", "hello"}));
+  const uint64_t out_a = a_->bytes_out(), out_b = b_->bytes_out();
+  RunUntil(600 * kSec);
+  EXPECT_EQ(ha_.closed, 0);
+  EXPECT_EQ(hb_.closed, 0);
+  EXPECT_EQ(a_->bytes_out(), out_a);
+  EXPECT_EQ(b_->bytes_out(), out_b);
+  // Messages and Disconnect work as usual after ten silent minutes.
+  ASSERT_TRUE(a_->Send(0x10, Bytes{7}).ok());
+  RunUntil(601 * kSec);
+  ASSERT_EQ(hb_.messages.size(), 1u);
+  EXPECT_EQ(hb_.messages[0].second, Bytes{7});
+  b_->Disconnect(DisconnectReason::kTooManyPeers);
+  RunUntil(602 * kSec);
+  EXPECT_EQ(ha_.info.reason, DisconnectReason::kTooManyPeers);
+  EXPECT_TRUE(ha_.info.remote_requested);
+}
+
+TEST_F(RlpxConnTest, ElidedKeepaliveAnswersPingsAndArmsNoReadDeadline) {
+  // A mute peer, as in SilentPeerHitsTheReadTimeoutAtThirtySeconds: with
+  // the keepalive elided B neither pings it nor times it out, but answers
+  // its Ping.
+  opts_b_.elide_keepalive = true;
+  MakePipe();
+  AcceptB(MakeHello(key_b_, "node-b"));
+  RawPeer raw(&q_, std::move(conn_a_), key_a_, 9);
+  raw.hello_on_connect = MakeHello(key_a_, "mute");
+  raw.Dial(DerivePublicKey(key_b_));
+  RunUntil(300 * kSec);
+  raw.SendFrame(kPingMsg, EncodePing());
+  RunUntil(600 * kSec);
+  EXPECT_EQ(hb_.events, (std::vector<std::string>{"enc", "hello"}));
+  EXPECT_TRUE(raw.read_error.ok()) << raw.read_error;
+  ASSERT_EQ(raw.codes(), (std::vector<uint64_t>{kHandshakeMsg, kPongMsg}));
+  EXPECT_EQ(raw.received[1].ns, 300 * kSec + 20 * kMs);
+  EXPECT_FALSE(raw.closed);
+}
+
+TEST_F(RlpxConnTest, ElidedKeepaliveOnOneSideKeepsTheOtherAlive) {
+  // A pings as usual; B, eliding, only answers: B's Pongs meet A's read
+  // deadline.
+  opts_b_.elide_keepalive = true;
+  Connect(absl::ZeroDuration());
+  RunUntil(0);
+  const uint64_t out_a = a_->bytes_out(), out_b = b_->bytes_out();
+  RunUntil(600 * kSec);
+  EXPECT_EQ(ha_.closed, 0);
+  EXPECT_EQ(hb_.closed, 0);
+  EXPECT_EQ(a_->bytes_out() - out_a, 40u * 64);  // Pings at 15, 30, ..., 600 s.
+  EXPECT_EQ(b_->bytes_out() - out_b, 40u * 64);  // Their Pongs.
+}
+
+TEST_F(RlpxConnTest, StuckWritesEndTheConnectionAfterTwentySeconds) {
+  ExpectStuckWriteEndsBothAtTwentyOneSeconds();
+}
+
+TEST_F(RlpxConnTest, ElidedKeepaliveKeepsTheWriteDeadline) {
+  opts_a_.elide_keepalive = opts_b_.elide_keepalive = true;
+  ExpectStuckWriteEndsBothAtTwentyOneSeconds();
 }
 
 TEST_F(RlpxConnTest, DisconnectThatCannotBeFlushedGivesUpAfterOneSecond) {
