@@ -428,6 +428,16 @@ absl::Status Converter::ConvertNetwork(const pb::NetworkModel& in, ScenarioSpec&
     return Error("network.modelled_handshake_cpu", "only valid with handshake: MODELLED");
   }
   out.modelled_handshake_cpu = *cpu;
+  switch (in.keepalive()) {
+    case pb::NetworkModel::MESSAGES:
+      out.keepalive = ScenarioSpec::Keepalive::kMessages;
+      break;
+    case pb::NetworkModel::ELIDED:
+      out.keepalive = ScenarioSpec::Keepalive::kElided;
+      break;
+    default:
+      return Error("network.keepalive", absl::StrCat("unknown keepalive mode ", in.keepalive()));
+  }
   return absl::OkStatus();
 }
 
@@ -725,6 +735,18 @@ std::optional<ScenarioSpec::Discovery> ParseDiscoveryName(absl::string_view name
        {ScenarioSpec::Discovery::kOracle, ScenarioSpec::Discovery::kStaticOnly,
         ScenarioSpec::Discovery::kDiscv4}) {
     if (name == DiscoveryName(d)) return d;
+  }
+  return std::nullopt;
+}
+
+const char* KeepaliveName(ScenarioSpec::Keepalive k) {
+  return k == ScenarioSpec::Keepalive::kElided ? "elided" : "messages";
+}
+
+std::optional<ScenarioSpec::Keepalive> ParseKeepaliveName(absl::string_view name) {
+  for (ScenarioSpec::Keepalive k :
+       {ScenarioSpec::Keepalive::kMessages, ScenarioSpec::Keepalive::kElided}) {
+    if (name == KeepaliveName(k)) return k;
   }
   return std::nullopt;
 }

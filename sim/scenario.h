@@ -128,6 +128,10 @@ struct ScenarioSpec {
   double refuse_fraction = 0;
   bool modelled_handshake = false;  // network.handshake == MODELLED.
   absl::Duration modelled_handshake_cpu = absl::Microseconds(300);
+  // network.keepalive: kElided leaves out Pings and the read deadline
+  // (RlpxConnOptions::elide_keepalive).
+  enum class Keepalive { kMessages, kElided };
+  Keepalive keepalive = Keepalive::kMessages;
   std::vector<FaultSpec> faults;
   // kDiscv4: real discv4 over simulated UDP (DiscoveryModel.DISCV4).
   enum class Discovery { kOracle, kStaticOnly, kDiscv4 };
@@ -149,6 +153,12 @@ struct ScenarioSpec {
 const char* DiscoveryName(ScenarioSpec::Discovery d);
 // The inverse of DiscoveryName (exact, lower case); nullopt for other text.
 std::optional<ScenarioSpec::Discovery> ParseDiscoveryName(absl::string_view name);
+
+// The keepalive mode's name as written in summary.json and on p2psim's
+// command line: "messages", "elided"; and its inverse (nullopt for other
+// text).
+const char* KeepaliveName(ScenarioSpec::Keepalive k);
+std::optional<ScenarioSpec::Keepalive> ParseKeepaliveName(absl::string_view name);
 
 // Parses and validates scenario text (protobuf text format). `origin` (e.g.
 // the file name) prefixes error messages. Pure: reading the file is the

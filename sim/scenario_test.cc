@@ -81,6 +81,7 @@ constexpr char kFullScenario[] = R"pb(
     access { name: "dsl" extra_latency: "15ms" loss: 0.02 bandwidth: "10mbit" }
     refuse_fraction: 0.05
     handshake: REAL
+    keepalive: ELIDED
   }
   faults {
     at: "30m"
@@ -151,6 +152,7 @@ TEST(ParseScenarioTest, FullScenarioConvertsEveryField) {
   EXPECT_EQ(s.access_profiles[1].loss, 0.02);
   EXPECT_EQ(s.access_profiles[1].bandwidth_bits_per_second, 10 * 1000 * 1000);
   EXPECT_EQ(s.refuse_fraction, 0.05);
+  EXPECT_EQ(s.keepalive, ScenarioSpec::Keepalive::kElided);
 
   ASSERT_EQ(s.groups.size(), 4u);
   const GroupSpec& boot = s.groups[0];
@@ -268,6 +270,7 @@ TEST(ParseScenarioTest, MinimalScenarioGetsEveryDefault) {
   EXPECT_EQ(s.jitter, 0);
   EXPECT_TRUE(s.access_profiles.empty());
   EXPECT_EQ(s.refuse_fraction, 0);
+  EXPECT_EQ(s.keepalive, ScenarioSpec::Keepalive::kMessages);
   EXPECT_TRUE(s.faults.empty());
   EXPECT_EQ(s.discovery, ScenarioSpec::Discovery::kOracle);
   EXPECT_EQ(s.lookup_interval, Milliseconds(100));
@@ -891,6 +894,25 @@ TEST(ScenarioModelledTest, ModelledHandshakeAndItsCpuTime) {
   spec = ParseScenario("groups { name: \"a\" count: 2 }", "m");
   ASSERT_TRUE(spec.ok());
   EXPECT_FALSE(spec->modelled_handshake);
+}
+
+TEST(ScenarioModelledTest, KeepaliveModes) {
+  absl::StatusOr<ScenarioSpec> spec = ParseScenario("groups { name: \"a\" count: 2 }", "k");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->keepalive, ScenarioSpec::Keepalive::kMessages);
+  spec = ParseScenario("groups { name: \"a\" count: 2 } network { keepalive: ELIDED }", "k");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->keepalive, ScenarioSpec::Keepalive::kElided);
+  spec = ParseScenario("groups { name: \"a\" count: 2 } network { keepalive: 2 }", "k");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().message(), "k: network.keepalive: unknown keepalive mode 2");
+  for (ScenarioSpec::Keepalive k :
+       {ScenarioSpec::Keepalive::kMessages, ScenarioSpec::Keepalive::kElided}) {
+    EXPECT_EQ(ParseKeepaliveName(KeepaliveName(k)), k);
+  }
+  EXPECT_STREQ(KeepaliveName(ScenarioSpec::Keepalive::kElided), "elided");
+  EXPECT_EQ(ParseKeepaliveName("ELIDED"), std::nullopt);
+  EXPECT_EQ(ParseKeepaliveName("exact"), std::nullopt);
 }
 
 TEST(ScenarioDiscoveryTest, Discv4SourceByNameAndNumber) {

@@ -7,10 +7,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/dial/dial_policy.h"
+#include "core/dial/node_iterator.h"
 #include "core/discover/udp.h"
 #include "core/hex.h"
 #include "core/rlpx/p2p_protocol.h"
-#include "core/dial/node_iterator.h"
 #include "core/server/server.h"
 
 namespace p2p::sim {
@@ -503,6 +503,7 @@ void World::Join(int i) {
   c.protocols.push_back(Protocol{"sim", 1, 1, nullptr});
   c.conn_options.modelled_crypto = spec_.modelled_handshake;
   c.conn_options.modelled_handshake_cpu = spec_.modelled_handshake_cpu;
+  c.conn_options.elide_keepalive = spec_.keepalive == ScenarioSpec::Keepalive::kElided;
   ServerDeps d;
   d.loop = n.loop;
   d.net = n.net.get();

@@ -18,6 +18,16 @@
 // join, leave and fault: the same scenario, seed and commit give the same
 // hash.
 //
+// Keepalive (network.keepalive): the world never lets an open connection go
+// silent: established connections lose nothing (core/net/mem_network.h),
+// a partition resets the connections across it when it starts, and a node
+// that leaves, gracefully or not, resets its connections. That is what makes
+// ELIDED exact (RlpxConnOptions::elide_keepalive): with no silence, no read
+// deadline can pass, so leaving out the Pings changes no traced event.
+// tests/sim_determinism_test.sh checks it on every shipped scenario; a
+// fault that silences connections (e.g. a vanishing node whose peers learn
+// of it only by timeout) would have to run with MESSAGES.
+//
 // Layers: sim/tools/ (the p2psim front end) reads files, shows progress and
 // writes outputs; everything here is pure (no OS calls, no wall clock).
 #ifndef P2P_SIM_WORLD_H_

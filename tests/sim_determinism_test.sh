@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Determinism of the simulator over every shipped scenario: the same seed
-# gives the same trace hash, another seed another hash. Durations are cut
+# gives the same trace hash, another seed another hash; and the keepalive
+# modes agree: the run with the other network.keepalive (p2psim
+# --keepalive) gives the same hash, with fewer events when elided (see
+# sim/world.h for why they must agree). Durations are cut
 # (--duration) so the whole test stays within a few minutes on two cores;
 # the full-length runs are what ./dev sim and the benchmarks do.
 set -euo pipefail
@@ -24,6 +27,7 @@ hash() {  # scenario duration seed out-name [p2psim flags...]
   "$sim" --scenario "$root/scenarios/$name.textproto" --out "$out/$dir-$seed" --duration "$dur" \
     --seed "$seed" --quiet "$@" | sed -n 's/^trace_hash=//p'
 }
+events() { sed -n 's/.*"events":\([0-9]*\).*/\1/p' "$out/$1-11/summary.json"; }  # out-name
 for r in "${runs[@]}"; do
   IFS=: read -r name dur disc <<<"$r"
   flags=() dir="$name"
@@ -38,6 +42,18 @@ for r in "${runs[@]}"; do
   [[ "$a" != "$c" ]] || { echo "$dir: different seeds, same trace hash"; exit 1; }
   grep -q '"trace_hash":"'"$a"'"' "$out/$dir-11/summary.json" ||
     { echo "$dir: summary.json does not carry the printed hash"; exit 1; }
+  # The same run with the other keepalive mode: the same trace, and fewer
+  # events when elided.
+  elided="$dir-elided" messages="$dir" other=elided
+  if grep -q '"keepalive":"elided"' "$out/$dir-11/summary.json"; then
+    elided="$dir" messages="$dir-messages" other=messages
+  fi
+  k="$(hash "$name" "$dur" 11 "$dir-$other" "${flags[@]}" --keepalive "$other" || true)"
+  echo "$dir ($dur): keepalive $other: $k; events elided $(events "$elided"), messages $(events "$messages")"
+  [[ "$k" == "$a" ]] || { echo "$dir: keepalive $other changed the trace hash"; exit 1; }
+  grep -q '"keepalive":"'"$other"'"' "$out/$dir-$other-11/summary.json" ||
+    { echo "$dir: summary.json does not name the keepalive override"; exit 1; }
+  (($(events "$elided") < $(events "$messages"))) || { echo "$dir: eliding removed no events"; exit 1; }
   if [[ -n "$disc" ]]; then
     grep -q '"discovery":"'"$disc"'"' "$out/$dir-11/summary.json" ||
       { echo "$dir: summary.json does not name the discovery override"; exit 1; }
@@ -70,17 +86,18 @@ echo "invalid value: rc=$rc: $msg"
 [[ $rc == 2 && "$msg" == *"groups[0].churn.lifetime.mean"* && "$msg" == *'"ten"'* ]] ||
   { echo "invalid field value not named"; exit 1; }
 
-set +e
-msg="$("$sim" --scenario "$root/scenarios/default.textproto" --out "$out/x" --duration soon 2>&1)"
-rc=$?
-set -e
-[[ $rc == 2 && "$msg" == *'"soon"'* ]] || { echo "bad --duration not rejected: $rc $msg"; exit 1; }
-
-set +e
-msg="$("$sim" --scenario "$root/scenarios/default.textproto" --out "$out/y" --discovery kad 2>&1)"
-rc=$?
-set -e
-[[ $rc == 2 && "$msg" == *'"kad" for --discovery'* ]] ||
-  { echo "bad --discovery not rejected: $rc $msg"; exit 1; }
-[[ ! -e "$out/y/summary.json" ]] || { echo "a rejected --discovery wrote output"; exit 1; }
+# A bad flag value is rejected with exit code 2 and a message naming it,
+# and nothing is written.
+rejects_flag() {  # flag value expected-message-part
+  local dir="$out/bad-flag${1}"
+  set +e
+  msg="$("$sim" --scenario "$root/scenarios/default.textproto" --out "$dir" "$1" "$2" 2>&1)"
+  rc=$?
+  set -e
+  [[ $rc == 2 && "$msg" == *"$3"* ]] || { echo "bad $1 not rejected: $rc $msg"; exit 1; }
+  [[ ! -e "$dir/summary.json" ]] || { echo "a rejected $1 wrote output"; exit 1; }
+}
+rejects_flag --duration soon '"soon" for --duration'
+rejects_flag --discovery kad '"kad" for --discovery'
+rejects_flag --keepalive none '"none" for --keepalive: want messages or elided'
 echo ok

@@ -1,10 +1,12 @@
 // p2psim: runs a scenario file in the simulator and writes its results.
 //
 //   p2psim --scenario FILE --out DIR [--seed N] [--duration D]
-//          [--discovery oracle|static_only|discv4] [--trace] [--quiet]
+//          [--discovery oracle|static_only|discv4] [--keepalive messages|elided]
+//          [--trace] [--quiet]
 //
-// --seed, --duration and --discovery override the file's (discovery.source;
-// e.g. to run one network with the oracle and with real discv4); durations
+// --seed, --duration, --discovery and --keepalive override the file's
+// (discovery.source, network.keepalive; e.g. to run one network with the
+// oracle and with real discv4, or with every Ping as a message); durations
 // are written like 90s, 10m, 2h. Writes DIR/summary.json, DIR/timeseries.csv, DIR/peers.svg (and
 // DIR/trace.txt with --trace or `record { trace_file: true }`), prints the
 // summary and ends with the line "trace_hash=<hex>". A progress line on
@@ -42,7 +44,8 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: p2psim --scenario FILE --out DIR [--seed N] [--duration D]\n"
-    "              [--discovery oracle|static_only|discv4] [--trace] [--quiet]\n";
+    "              [--discovery oracle|static_only|discv4] [--keepalive messages|elided]\n"
+    "              [--trace] [--quiet]\n";
 
 int Fail(int code, const std::string& msg) {
   std::cerr << "p2psim: " << msg << "\n";
@@ -82,6 +85,7 @@ int Run(int argc, char** argv) {
   std::optional<uint64_t> seed;
   std::optional<absl::Duration> duration;
   std::optional<ScenarioSpec::Discovery> discovery;
+  std::optional<ScenarioSpec::Keepalive> keepalive;
   bool trace = false, quiet = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -106,7 +110,7 @@ int Run(int argc, char** argv) {
     } else if (a == "--quiet") {
       quiet = true;
     } else if (a == "--scenario" || a == "--out" || a == "--seed" || a == "--duration" ||
-               a == "--discovery") {
+               a == "--discovery" || a == "--keepalive") {
       if (!value(a.c_str())) return Fail(2, absl::StrCat("flag ", a, " needs a value"));
       if (a == "--scenario") {
         scenario_path = v;
@@ -124,6 +128,12 @@ int Run(int argc, char** argv) {
         if (!discovery.has_value()) {
           return Fail(2, absl::StrCat("invalid value \"", v,
                                       "\" for --discovery: want oracle, static_only or discv4"));
+        }
+      } else if (a == "--keepalive") {
+        keepalive = ParseKeepaliveName(v);
+        if (!keepalive.has_value()) {
+          return Fail(2, absl::StrCat("invalid value \"", v,
+                                      "\" for --keepalive: want messages or elided"));
         }
       } else {
         absl::StatusOr<absl::Duration> d = ParseSimDuration(v);
@@ -151,6 +161,7 @@ int Run(int argc, char** argv) {
   absl::StatusOr<ScenarioSpec> spec = ParseScenario(text.str(), scenario_path);
   if (!spec.ok()) return Fail(2, std::string(spec.status().message()));
   if (discovery.has_value()) spec->discovery = *discovery;
+  if (keepalive.has_value()) spec->keepalive = *keepalive;
   std::string err;
   if (!MakeDirs(out_dir, &err)) return Fail(4, err);
 
@@ -168,9 +179,10 @@ int Run(int argc, char** argv) {
   if (absl::Status s = world.Init(); !s.ok()) return Fail(2, std::string(s.message()));
 
   const bool tty = !quiet && isatty(STDERR_FILENO);
-  std::cerr << absl::StrFormat("p2psim: %s: %d nodes, seed %d, %s virtual, discovery %s\n",
-                               scenario_path, world.node_count(), run_seed,
-                               absl::FormatDuration(run_duration), DiscoveryName(spec->discovery));
+  std::cerr << absl::StrFormat(
+      "p2psim: %s: %d nodes, seed %d, %s virtual, discovery %s, keepalive %s\n", scenario_path,
+      world.node_count(), run_seed, absl::FormatDuration(run_duration),
+      DiscoveryName(spec->discovery), KeepaliveName(spec->keepalive));
   const absl::Time start = absl::Now();  // wall-clock: reporting only
   absl::Time last_report = start;
   int last_decile = 0;

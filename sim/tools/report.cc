@@ -63,6 +63,7 @@ std::string SummaryJson(const World& w, const RunInfo& info) {
   j.Key("scenario_file").String(info.scenario_path);
   j.Key("seed").Uint(info.seed);
   j.Key("discovery").String(DiscoveryName(spec.discovery));
+  j.Key("keepalive").String(KeepaliveName(spec.keepalive));
   j.Key("nodes").Int(w.node_count());
   j.Key("virtual_seconds").Double(absl::ToDoubleSeconds(w.Now()));
   j.Key("events").Uint(w.events());
