@@ -16,10 +16,10 @@
 //   4. Handler::OnHello(their hello): the "addpeer" checkpoint; the handler
 //      calls ContinueHandshake() or Disconnect(reason);
 //   5. running: OnMessage for codes >= 0x10 (sub-protocols); Ping is
-//      answered with Pong; we Ping every ping_interval; a read silence longer
-//      than frame_read_timeout ends it with DiscReadTimeout; a write that
-//      cannot be flushed within frame_write_timeout ends it with a network
-//      error.
+//      answered with Pong; we Ping every ping_interval and a read silence
+//      longer than frame_read_timeout ends it with DiscReadTimeout (neither
+//      with elide_keepalive, below); a write that cannot be flushed within
+//      frame_write_timeout ends it with a network error.
 // Disconnect(reason) sends a Disconnect message (unless the reason is
 // DiscNetworkError or the encryption handshake has not finished) and closes
 // once it is flushed or after disconnect_write_timeout. OnClosed is called
@@ -58,9 +58,9 @@
 // is unchanged (a Ping from the peer is answered, the write deadline and
 // Disconnect work as usual). This is exact, not an approximation, over a
 // transport that never goes silent while a connection is open, which is
-// the simulator's network (core/net/mem_network.h: every byte written
-// arrives, in order, after a bounded delay; a host that goes away and a
-// partition reset its connections): there both ends of a running
+// the simulator's (core/net/mem_network.h: every byte written arrives, in
+// order, after a bounded delay; sim/world.h: partitions and departing
+// nodes reset the connections they cut): there both ends of a running
 // connection Ping every ping_interval < frame_read_timeout, so the read
 // deadline can never pass, and Pings and Pongs change nothing but byte
 // counts and link occupancy. With link rates (PipeRates) a run differs
