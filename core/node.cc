@@ -253,6 +253,14 @@ int DistCmp(const NodeId& target, const NodeId& a, const NodeId& b) {
   return 0;
 }
 
+DistanceKey XorDistanceKey(const NodeId& target, const NodeId& id) {
+  DistanceKey k;
+  for (size_t w = 0; w < k.size(); ++w) {
+    k[w] = Load64Be(target.bytes(), 8 * w) ^ Load64Be(id.bytes(), 8 * w);
+  }
+  return k;
+}
+
 // ---------------------------------------------------------------------------
 // Node
 

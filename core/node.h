@@ -66,6 +66,13 @@ int LogDistance(const NodeId& a, const NodeId& b);
 // target; -1 if a is closer, 1 if b is closer, 0 if equal.
 int DistCmp(const NodeId& target, const NodeId& a, const NodeId& b);
 
+// target XOR id as four big-endian words: comparing two such keys
+// lexicographically (std::array's operator<) orders the ids as DistCmp
+// does. For sorting many ids by distance to one target without recomputing
+// the XOR (and re-reading the ids) on every comparison.
+using DistanceKey = std::array<uint64_t, 4>;
+DistanceKey XorDistanceKey(const NodeId& target, const NodeId& id);
+
 // A v4 node: identity plus where to reach it. Plain value type.
 struct Node {
   NodeId id;

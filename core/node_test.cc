@@ -165,6 +165,10 @@ TEST(NodeIdTest, DistCmpMatchesReference) {
     NodeId a(ab), b(bb);
     ASSERT_EQ(DistCmp(t, a, b), DistCmpByBytes(t, a, b));
     ASSERT_EQ(DistCmp(t, b, a), -DistCmp(t, a, b));
+    // The distance keys order a and b the same way.
+    const DistanceKey ka = XorDistanceKey(t, a), kb = XorDistanceKey(t, b);
+    ASSERT_EQ(ka < kb, DistCmpByBytes(t, a, b) < 0);
+    ASSERT_EQ(ka == kb, DistCmpByBytes(t, a, b) == 0);
   }
   // TestNodeID_distcmpEqual.
   std::array<uint8_t, 32> base{}, x{};

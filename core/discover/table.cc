@@ -269,28 +269,48 @@ std::optional<Node> Table::NodeToRevalidate(Rng& rng) const {
 }
 
 std::vector<Node> Table::Closest(const NodeId& target, size_t n, bool prefer_live) const {
-  std::vector<const Node*> candidates;
-  if (prefer_live) {
-    for (const Bucket& b : buckets_) {
-      for (const TableEntry& e : b.entries) {
-        if (e.liveness_checks > 0) candidates.push_back(&e.node);
+  // Each candidate with its distance to the target, computed once.
+  struct Candidate {
+    DistanceKey key;
+    const Node* node;
+  };
+  // Only the buckets that can hold the n closest are read. With
+  // j = LogDistance(self, target) and i = LogDistance(self, node), the
+  // XOR distance of node to target has its top bit below j if i == j, at j
+  // if i < j, at i if i > j. So bucket(j) comes first, then all lower
+  // buckets together, then each higher bucket in turn, and every group is
+  // closer than all later ones; once n candidates are in hand the rest
+  // cannot contribute. (Bucket 0 holds every i <= 240; when j falls in it,
+  // it is the first group and there are no lower ones.)
+  const int first = BucketIndexForDistance(LogDistance(self_, target));
+  auto collect = [&](bool live_only) {
+    std::vector<Candidate> out;
+    auto add = [&](int b) {
+      for (const TableEntry& e : buckets_[b].entries) {
+        if (!live_only || e.liveness_checks > 0) {
+          out.push_back({XorDistanceKey(target, e.node.id), &e.node});
+        }
       }
+    };
+    add(first);
+    if (out.size() < n) {
+      for (int b = 0; b < first; ++b) add(b);
     }
-  }
-  if (candidates.empty()) {
-    for (const Bucket& b : buckets_) {
-      for (const TableEntry& e : b.entries) candidates.push_back(&e.node);
-    }
-  }
+    for (int b = first + 1; b < kNumBuckets && out.size() < n; ++b) add(b);
+    return out;
+  };
+  std::vector<Candidate> candidates;
+  if (prefer_live) candidates = collect(/*live_only=*/true);
+  // Empty: no live node at all (every bucket was read) or n == 0.
+  if (candidates.empty()) candidates = collect(/*live_only=*/false);
   const size_t k = std::min(n, candidates.size());
   // Distinct IDs have distinct XOR distances, so this order is total and the
   // result does not depend on the scan order.
-  std::partial_sort(
-      candidates.begin(), candidates.begin() + k, candidates.end(),
-      [&target](const Node* a, const Node* b) { return DistCmp(target, a->id, b->id) < 0; });
+  std::partial_sort(candidates.begin(), candidates.begin() + k, candidates.end(),
+                    [](const Candidate& a, const Candidate& b) { return a.key < b.key; });
   std::vector<Node> out;
   out.reserve(k);
-  for (size_t i = 0; i < k; ++i) out.push_back(*candidates[i]);
+  for (size_t i = 0; i < k; ++i) out.push_back(*candidates[i].node);
   return out;
 }
 

@@ -654,10 +654,10 @@ TEST(TableTest, NodeToRevalidatePicksLastOfRandomNonEmptyBucket) {
 
 TEST(TableTest, ClosestMatchesBruteForce) {
   Rng rng(2024);
-  for (int round = 0; round < 200; ++round) {
+  for (int round = 0; round < 1000; ++round) {
     SCOPED_TRACE(round);
     Table tab(RandomId(rng));
-    const int count = rng.Intn(120);
+    const int count = rng.Intn(200);
     for (int i = 0; i < count; ++i) {
       NodeId id = IdAtDistance(tab.self(), 230 + rng.Intn(27), rng);
       tab.AddSeenNode(MakeNode(id, LanIp(i)), kT0);
@@ -670,8 +670,11 @@ TEST(TableTest, ClosestMatchesBruteForce) {
     }
     for (const NodeId& id : live) ASSERT_TRUE(tab.NodeRevalidated(id, kT0));
 
-    // Sometimes a target in the table, sometimes the table's own ID.
+    // A random target, or one at any distance from the table's own ID (so
+    // that every bucket is the first one read), or one in the table, or the
+    // table's own ID.
     NodeId target = RandomId(rng);
+    if (rng.Chance(1, 2)) target = IdAtDistance(tab.self(), 200 + rng.Intn(57), rng);
     if (!all.empty() && rng.Chance(1, 5)) target = all[rng.Intn(static_cast<int>(all.size()))];
     if (rng.Chance(1, 10)) target = tab.self();
     const size_t n = static_cast<size_t>(rng.Intn(20));
